@@ -1,0 +1,1 @@
+"""Generators: turn the API description (bindings/api) into checked-in modules."""

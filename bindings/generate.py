@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Regenerate every generated module from the API description.
+
+    python bindings/generate.py          # write the files
+    python bindings/generate.py --check  # exit 1 if any file is stale (used by the tests)
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bindings.gen import constants  # noqa: E402
+from bindings.gen.common import ROOT  # noqa: E402
+
+TARGETS = {
+    "pyvirt/constants.py": constants.render,
+}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="only report stale files")
+    args = ap.parse_args()
+    stale = []
+    for rel, render in TARGETS.items():
+        path = ROOT / rel
+        text = render()
+        old = path.read_text() if path.exists() else None
+        if old != text:
+            stale.append(rel)
+            if not args.check:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text)
+    if args.check and stale:
+        print("stale generated files (run python bindings/generate.py):", *stale, sep="\n  ")
+        return 1
+    for rel in stale:
+        print("wrote", rel)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
