@@ -12,11 +12,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bindings.gen import constants  # noqa: E402
+from bindings.gen import capi, constants, drivers, lvapi, pyapi, types  # noqa: E402
 from bindings.gen.common import ROOT  # noqa: E402
 
 TARGETS = {
     "pyvirt/constants.py": constants.render,
+    "pyvirt/types.py": types.render,
+    "pyvirt/drivers/base.py": drivers.render,
+    "pyvirt/_api.py": pyapi.render,
+    "pyvirt/libvirt.py": lvapi.render,
+    "pyvirt/capi.py": capi.render,
 }
 
 

@@ -12,7 +12,7 @@ the right class.
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 from .constants import ErrorDomain, ErrorLevel, ErrorNumber
 
@@ -97,6 +97,26 @@ _MESSAGES: dict[int, tuple[str, str]] = {
 _UNKNOWN = ("An error occurred, but the cause is unknown", "%s")
 
 _CLASSES: dict[int, type["libvirtError"]] = {}
+
+# Called with each error as it is reported, like a handler given to libvirt's
+# virSetErrorFunc (libvirt-python: registerErrorHandler). None: report nothing.
+_report_hook: Callable[["libvirtError"], None] | None = None
+
+
+def set_report_hook(hook: Callable[["libvirtError"], None] | None) -> None:
+    """Install (or with None remove) the function every reported error is passed to."""
+    global _report_hook
+    _report_hook = hook
+
+
+def _reported(err: "libvirtError") -> "libvirtError":
+    hook = _report_hook
+    if hook is not None:
+        try:
+            hook(err)
+        except Exception:  # a broken handler must not replace the real error
+            pass
+    return err
 
 
 def format_message(code: int, detail: str | None) -> tuple[str, str]:
@@ -210,18 +230,18 @@ def error(code: int, domain: int, detail: str | None = None, *, level: int = Err
           str3: str | None = None, int1: int = -1, int2: int = -1) -> libvirtError:
     """Build the error libvirt would report for `code` from `domain` with `detail`."""
     message, str1 = format_message(code, detail)
-    return _CLASSES.get(code, libvirtError)(
+    return _reported(_CLASSES.get(code, libvirtError)(
         message, code=code, domain=domain, level=level, str1=str1, str2=detail, str3=str3,
-        int1=int1, int2=int2)
+        int1=int1, int2=int2))
 
 
 def from_fields(code: int, domain: int, message: str | None, level: int = ErrorLevel.ERROR,
                 str1: str | None = None, str2: str | None = None, str3: str | None = None,
                 int1: int = -1, int2: int = -1) -> libvirtError:
     """Rebuild an error whose fields came from elsewhere (a wire remote_error)."""
-    return _CLASSES.get(code, libvirtError)(
+    return _reported(_CLASSES.get(code, libvirtError)(
         message or format_message(code, None)[0], code=code, domain=domain, level=level,
-        str1=str1, str2=str2, str3=str3, int1=int1, int2=int2)
+        str1=str1, str2=str2, str3=str3, int1=int1, int2=int2))
 
 
 class InternalError(libvirtError, code=E.INTERNAL_ERROR): pass

@@ -1,0 +1,224 @@
+"""The hand-written part of the C-named layer: the last-error shim, opening and closing,
+handle accessors and event calls.
+
+Only this layer keeps a "last error" (per thread, as libvirt's is): C-style calls return
+-1 or None on failure and virGetLastError() says why.
+"""
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
+
+from . import eventloop as _eventloop
+from .constants import ConnectFlags
+from .errors import libvirtError
+
+if TYPE_CHECKING:
+    from ._api import Connection, Domain, Network, StoragePool, StorageVol
+
+__all__ = [
+    "virGetLastError", "virResetLastError", "virGetLastErrorMessage", "virGetLastErrorCode",
+    "virGetLastErrorDomain", "virGetVersion", "virConnectOpen", "virConnectOpenReadOnly",
+    "virConnectOpenAuth", "virConnectClose", "virDomainGetName", "virDomainGetID",
+    "virDomainGetUUID", "virDomainGetUUIDString", "virDomainGetConnect", "virNetworkGetName",
+    "virNetworkGetUUID", "virNetworkGetUUIDString", "virNetworkGetConnect",
+    "virStoragePoolGetName", "virStoragePoolGetUUID", "virStoragePoolGetUUIDString",
+    "virStoragePoolGetConnect", "virStorageVolGetName", "virStorageVolGetKey",
+    "virStorageVolGetConnect", "virConnectDomainEventRegisterAny",
+    "virConnectDomainEventDeregisterAny", "virConnectDomainEventRegister",
+    "virConnectDomainEventDeregister", "virEventRegisterDefaultImpl", "virEventRunDefaultImpl",
+    "virEventRegisterImpl", "virEventAddHandle", "virEventUpdateHandle", "virEventRemoveHandle",
+    "virEventAddTimeout", "virEventUpdateTimeout", "virEventRemoveTimeout",
+]
+
+_last = threading.local()
+R = TypeVar("R")
+
+
+def _fail(err: libvirtError, ret: R) -> R:
+    _last.error = err
+    return ret
+
+
+def _call(fn: Callable[[], R], fail: R) -> R:
+    try:
+        return fn()
+    except libvirtError as e:
+        return _fail(e, fail)
+
+
+def _status(fn: Callable[[], Any]) -> int:
+    """0 when fn succeeds, -1 (with the last error set) when it raises libvirtError."""
+    try:
+        fn()
+    except libvirtError as e:
+        return _fail(e, -1)
+    return 0
+
+
+def virGetLastError() -> libvirtError | None:
+    """The error of this thread's last failed call in this layer (None if none)."""
+    return getattr(_last, "error", None)
+
+
+def virResetLastError() -> None:
+    _last.error = None
+
+
+def virGetLastErrorMessage() -> str:
+    err = virGetLastError()
+    return err.message if err is not None else "no error"
+
+
+def virGetLastErrorCode() -> int:
+    err = virGetLastError()
+    return int(err.code) if err is not None else 0
+
+
+def virGetLastErrorDomain() -> int:
+    err = virGetLastError()
+    return int(err.domain) if err is not None else 0
+
+
+def virGetVersion() -> int:
+    from ._lv_bases import API_LEVEL
+    return API_LEVEL
+
+
+def _open(name: str | None, flags: int, auth: Any = None) -> "Connection | None":
+    from ._api import Connection
+    return _call(lambda: Connection(name, flags, auth), None)
+
+
+def virConnectOpen(name: str | None = None) -> "Connection | None":
+    return _open(name, 0)
+
+
+def virConnectOpenReadOnly(name: str | None = None) -> "Connection | None":
+    return _open(name, ConnectFlags.RO)
+
+
+def virConnectOpenAuth(name: str | None, auth: Any, flags: int = 0) -> "Connection | None":
+    return _open(name, flags, auth)
+
+
+def virConnectClose(conn: "Connection") -> int:
+    return _call(conn.close, -1)
+
+
+def virDomainGetName(domain: "Domain") -> str:
+    return domain.name
+
+
+def virDomainGetID(domain: "Domain") -> int:
+    return domain.id
+
+
+def virDomainGetUUID(domain: "Domain") -> bytes:
+    return bytes(domain.raw_uuid)
+
+
+def virDomainGetUUIDString(domain: "Domain") -> str:
+    return domain.uuid_string
+
+
+def virDomainGetConnect(domain: "Domain") -> "Connection":
+    return domain.connection
+
+
+def virNetworkGetName(network: "Network") -> str:
+    return network.name
+
+
+def virNetworkGetUUID(network: "Network") -> bytes:
+    return bytes(network.raw_uuid)
+
+
+def virNetworkGetUUIDString(network: "Network") -> str:
+    return network.uuid_string
+
+
+def virNetworkGetConnect(network: "Network") -> "Connection":
+    return network.connection
+
+
+def virStoragePoolGetName(pool: "StoragePool") -> str:
+    return pool.name
+
+
+def virStoragePoolGetUUID(pool: "StoragePool") -> bytes:
+    return bytes(pool.raw_uuid)
+
+
+def virStoragePoolGetUUIDString(pool: "StoragePool") -> str:
+    return pool.uuid_string
+
+
+def virStoragePoolGetConnect(pool: "StoragePool") -> "Connection":
+    return pool.connection
+
+
+def virStorageVolGetName(vol: "StorageVol") -> str:
+    return vol.name
+
+
+def virStorageVolGetKey(vol: "StorageVol") -> str:
+    return vol.key
+
+
+def virStorageVolGetConnect(vol: "StorageVol") -> "Connection":
+    return vol.connection
+
+
+def virConnectDomainEventRegisterAny(conn: "Connection", dom: "Domain | None", eventID: int,
+                                     cb: Callable[..., None], opaque: Any = None) -> int:
+    return _call(lambda: conn.domain_event_register_any(dom, eventID, cb, opaque), -1)
+
+
+def virConnectDomainEventDeregisterAny(conn: "Connection", callbackID: int) -> int:
+    return _status(lambda: conn.domain_event_deregister_any(callbackID))
+
+
+def virConnectDomainEventRegister(conn: "Connection", cb: Callable[..., None],
+                                  opaque: Any = None) -> int:
+    return _status(lambda: conn.domain_event_register(cb, opaque))
+
+
+def virConnectDomainEventDeregister(conn: "Connection", cb: Callable[..., None]) -> int:
+    return _status(lambda: conn.domain_event_deregister(cb))
+
+
+def virEventRegisterDefaultImpl() -> int:
+    return _status(lambda: _eventloop.register_default_impl())
+
+
+def virEventRunDefaultImpl() -> int:
+    return _status(lambda: _eventloop.run_default_impl())
+
+
+def virEventRegisterImpl(*callbacks: Callable[..., Any]) -> None:
+    _eventloop.register_impl(*callbacks)
+
+
+def virEventAddHandle(fd: int, events: int, cb: Callable[..., None], opaque: Any = None) -> int:
+    return _call(lambda: _eventloop.add_handle(fd, events, cb, opaque), -1)
+
+
+def virEventUpdateHandle(watch: int, events: int) -> None:
+    _eventloop.update_handle(watch, events)
+
+
+def virEventRemoveHandle(watch: int) -> int:
+    return _call(lambda: _eventloop.remove_handle(watch), -1)
+
+
+def virEventAddTimeout(timeout: int, cb: Callable[..., None], opaque: Any = None) -> int:
+    return _call(lambda: _eventloop.add_timeout(timeout, cb, opaque), -1)
+
+
+def virEventUpdateTimeout(timer: int, timeout: int) -> None:
+    _eventloop.update_timeout(timer, timeout)
+
+
+def virEventRemoveTimeout(timer: int) -> int:
+    return _call(lambda: _eventloop.remove_timeout(timer), -1)
