@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "virGetLastError", "virResetLastError", "virGetLastErrorMessage", "virGetLastErrorCode",
-    "virGetLastErrorDomain", "virGetVersion", "virConnectOpen", "virConnectOpenReadOnly",
+    "virGetLastErrorDomain", "virSetErrorFunc", "virGetVersion", "virConnectOpen", "virConnectOpenReadOnly",
     "virConnectOpenAuth", "virConnectClose", "virDomainGetName", "virDomainGetID",
     "virDomainGetUUID", "virDomainGetUUIDString", "virDomainGetConnect", "virNetworkGetName",
     "virNetworkGetUUID", "virNetworkGetUUIDString", "virNetworkGetConnect",
@@ -78,6 +78,12 @@ def virGetLastErrorCode() -> int:
 def virGetLastErrorDomain() -> int:
     err = virGetLastError()
     return int(err.domain) if err is not None else 0
+
+
+def virSetErrorFunc(userData: Any, handler: Callable[[Any, libvirtError], None] | None) -> None:
+    """Call handler(userData, error) for every error as it is reported (None: stop)."""
+    from .errors import set_report_hook
+    set_report_hook(None if handler is None else (lambda e: handler(userData, e)))
 
 
 def virGetVersion() -> int:

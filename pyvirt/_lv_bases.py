@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from .libvirt import virConnect, virDomain, virNetwork, virStoragePool, virStorageVol
 
 __all__ = ["open", "openReadOnly", "openAuth", "getVersion", "registerErrorHandler",
-           "virInitialize", "virEventRegisterDefaultImpl", "virEventRunDefaultImpl",
+           "virEventRegisterDefaultImpl", "virEventRunDefaultImpl",
            "virEventRegisterImpl", "virEventAddHandle", "virEventUpdateHandle",
            "virEventRemoveHandle", "virEventAddTimeout", "virEventUpdateTimeout",
            "virEventRemoveTimeout"]
@@ -55,10 +55,6 @@ def openAuth(uri: str | None, auth: list[Any] | None, flags: int = 0) -> "virCon
 def getVersion(name: str | None = None) -> int:
     """virGetVersion: the libvirt API level pyvirt implements (9.0.0 -> 9000000)."""
     return API_LEVEL
-
-
-def virInitialize() -> int:
-    return 0
 
 
 def registerErrorHandler(f: Callable[[Any, Any], None] | None, ctx: Any) -> int:

@@ -21,6 +21,7 @@ class CPUCompareResult(IntEnum):
     INCOMPATIBLE = 0
     IDENTICAL = 1
     SUPERSET = 2
+    LAST = 3
 
 class ConnectBaselineCPUFlags(IntFlag):
     """virConnectBaselineCPUFlags"""
@@ -35,6 +36,7 @@ class ConnectCloseReason(IntEnum):
     EOF = 1
     KEEPALIVE = 2
     CLIENT = 3
+    LAST = 4
 
 class ConnectCompareCPUFlags(IntFlag):
     """virConnectCompareCPUFlags"""
@@ -54,6 +56,7 @@ class ConnectCredentialType(IntEnum):
     NOECHOPROMPT = 7
     REALM = 8
     EXTERNAL = 9
+    LAST = 10
 
 class ConnectDomainEventAgentLifecycleReason(IntEnum):
     """virConnectDomainEventAgentLifecycleReason"""
@@ -61,12 +64,14 @@ class ConnectDomainEventAgentLifecycleReason(IntEnum):
     UNKNOWN = 0
     DOMAIN_STARTED = 1
     CHANNEL = 2
+    LAST = 3
 
 class ConnectDomainEventAgentLifecycleState(IntEnum):
     """virConnectDomainEventAgentLifecycleState"""
 
     CONNECTED = 1
     DISCONNECTED = 2
+    LAST = 3
 
 class ConnectDomainEventBlockJobStatus(IntEnum):
     """virConnectDomainEventBlockJobStatus"""
@@ -75,12 +80,14 @@ class ConnectDomainEventBlockJobStatus(IntEnum):
     FAILED = 1
     CANCELED = 2
     READY = 3
+    LAST = 4
 
 class ConnectDomainEventDiskChangeReason(IntEnum):
     """virConnectDomainEventDiskChangeReason"""
 
     CHANGE_MISSING_ON_START = 0
     DROP_MISSING_ON_START = 1
+    LAST = 2
 
 class ConnectDomainQemuMonitorEventRegisterFlags(IntFlag):
     """virConnectDomainQemuMonitorEventRegisterFlags"""
@@ -270,6 +277,7 @@ class DomainBlockJobType(IntEnum):
     COMMIT = 3
     ACTIVE_COMMIT = 4
     BACKUP = 5
+    LAST = 6
 
 class DomainBlockPullFlags(IntFlag):
     """virDomainBlockPullFlags"""
@@ -296,6 +304,7 @@ class DomainBlockedReason(IntEnum):
     """virDomainBlockedReason"""
 
     UNKNOWN = 0
+    LAST = 1
 
 class DomainChannelFlags(IntFlag):
     """virDomainChannelFlags"""
@@ -345,6 +354,7 @@ class DomainControlErrorReason(IntEnum):
     UNKNOWN = 1
     MONITOR = 2
     INTERNAL = 3
+    LAST = 4
 
 class DomainControlState(IntEnum):
     """virDomainControlState"""
@@ -353,6 +363,7 @@ class DomainControlState(IntEnum):
     JOB = 1
     OCCUPIED = 2
     ERROR = 3
+    LAST = 4
 
 class DomainCoreDumpFlags(IntFlag):
     """virDomainCoreDumpFlags"""
@@ -371,12 +382,14 @@ class DomainCoreDumpFormat(IntEnum):
     KDUMP_LZO = 2
     KDUMP_SNAPPY = 3
     WIN_DMP = 4
+    LAST = 5
 
 class DomainCrashedReason(IntEnum):
     """virDomainCrashedReason"""
 
     UNKNOWN = 0
     PANICKED = 1
+    LAST = 2
 
 class DomainCreateFlags(IntFlag):
     """virDomainCreateFlags"""
@@ -422,6 +435,7 @@ class DomainDirtyRateStatus(IntEnum):
     UNSTARTED = 0
     MEASURING = 1
     MEASURED = 2
+    LAST = 3
 
 class DomainDiskErrorCode(IntEnum):
     """virDomainDiskErrorCode"""
@@ -429,12 +443,14 @@ class DomainDiskErrorCode(IntEnum):
     NONE = 0
     UNSPEC = 1
     NO_SPACE = 2
+    LAST = 3
 
 class DomainEventCrashedDetailType(IntEnum):
     """virDomainEventCrashedDetailType"""
 
     PANICKED = 0
     CRASHLOADED = 1
+    LAST = 2
 
 class DomainEventDefinedDetailType(IntEnum):
     """virDomainEventDefinedDetailType"""
@@ -443,6 +459,7 @@ class DomainEventDefinedDetailType(IntEnum):
     UPDATED = 1
     RENAMED = 2
     FROM_SNAPSHOT = 3
+    LAST = 4
 
 class DomainEventGraphicsAddressType(IntEnum):
     """virDomainEventGraphicsAddressType"""
@@ -450,6 +467,7 @@ class DomainEventGraphicsAddressType(IntEnum):
     IPV4 = 0
     IPV6 = 1
     UNIX = 2
+    LAST = 3
 
 class DomainEventGraphicsPhase(IntEnum):
     """virDomainEventGraphicsPhase"""
@@ -457,6 +475,7 @@ class DomainEventGraphicsPhase(IntEnum):
     CONNECT = 0
     INITIALIZE = 1
     DISCONNECT = 2
+    LAST = 3
 
 class DomainEventID(IntEnum):
     """virDomainEventID"""
@@ -488,6 +507,7 @@ class DomainEventID(IntEnum):
     BLOCK_THRESHOLD = 24
     MEMORY_FAILURE = 25
     MEMORY_DEVICE_SIZE_CHANGE = 26
+    LAST = 27
 
 class DomainEventIOErrorAction(IntEnum):
     """virDomainEventIOErrorAction"""
@@ -495,12 +515,14 @@ class DomainEventIOErrorAction(IntEnum):
     NONE = 0
     PAUSE = 1
     REPORT = 2
+    LAST = 3
 
 class DomainEventPMSuspendedDetailType(IntEnum):
     """virDomainEventPMSuspendedDetailType"""
 
     MEMORY = 0
     DISK = 1
+    LAST = 2
 
 class DomainEventResumedDetailType(IntEnum):
     """virDomainEventResumedDetailType"""
@@ -510,6 +532,7 @@ class DomainEventResumedDetailType(IntEnum):
     FROM_SNAPSHOT = 2
     POSTCOPY = 3
     POSTCOPY_FAILED = 4
+    LAST = 5
 
 class DomainEventShutdownDetailType(IntEnum):
     """virDomainEventShutdownDetailType"""
@@ -517,6 +540,7 @@ class DomainEventShutdownDetailType(IntEnum):
     FINISHED = 0
     GUEST = 1
     HOST = 2
+    LAST = 3
 
 class DomainEventStartedDetailType(IntEnum):
     """virDomainEventStartedDetailType"""
@@ -526,6 +550,7 @@ class DomainEventStartedDetailType(IntEnum):
     RESTORED = 2
     FROM_SNAPSHOT = 3
     WAKEUP = 4
+    LAST = 5
 
 class DomainEventStoppedDetailType(IntEnum):
     """virDomainEventStoppedDetailType"""
@@ -537,6 +562,7 @@ class DomainEventStoppedDetailType(IntEnum):
     SAVED = 4
     FAILED = 5
     FROM_SNAPSHOT = 6
+    LAST = 7
 
 class DomainEventSuspendedDetailType(IntEnum):
     """virDomainEventSuspendedDetailType"""
@@ -550,12 +576,14 @@ class DomainEventSuspendedDetailType(IntEnum):
     API_ERROR = 6
     POSTCOPY = 7
     POSTCOPY_FAILED = 8
+    LAST = 9
 
 class DomainEventTrayChangeReason(IntEnum):
     """virDomainEventTrayChangeReason"""
 
     OPEN = 0
     CLOSE = 1
+    LAST = 2
 
 class DomainEventType(IntEnum):
     """virDomainEventType"""
@@ -569,12 +597,14 @@ class DomainEventType(IntEnum):
     SHUTDOWN = 6
     PMSUSPENDED = 7
     CRASHED = 8
+    LAST = 9
 
 class DomainEventUndefinedDetailType(IntEnum):
     """virDomainEventUndefinedDetailType"""
 
     REMOVED = 0
     RENAMED = 1
+    LAST = 2
 
 class DomainEventWatchdogAction(IntEnum):
     """virDomainEventWatchdogAction"""
@@ -586,6 +616,7 @@ class DomainEventWatchdogAction(IntEnum):
     SHUTDOWN = 4
     DEBUG = 5
     INJECTNMI = 6
+    LAST = 7
 
 class DomainFDAssociateFlags(IntFlag):
     """virDomainFDAssociateFlags"""
@@ -622,6 +653,7 @@ class DomainInterfaceAddressesSource(IntEnum):
     LEASE = 0
     AGENT = 1
     ARP = 2
+    LAST = 3
 
 class DomainJobOperation(IntEnum):
     """virDomainJobOperation"""
@@ -637,6 +669,7 @@ class DomainJobOperation(IntEnum):
     DUMP = 8
     BACKUP = 9
     SNAPSHOT_DELETE = 10
+    LAST = 11
 
 class DomainJobType(IntEnum):
     """virDomainJobType"""
@@ -647,6 +680,7 @@ class DomainJobType(IntEnum):
     COMPLETED = 3
     FAILED = 4
     CANCELLED = 5
+    LAST = 6
 
 class DomainLifecycle(IntEnum):
     """virDomainLifecycle"""
@@ -654,6 +688,7 @@ class DomainLifecycle(IntEnum):
     POWEROFF = 0
     REBOOT = 1
     CRASH = 2
+    LAST = 3
 
 class DomainLifecycleAction(IntEnum):
     """virDomainLifecycleAction"""
@@ -664,6 +699,7 @@ class DomainLifecycleAction(IntEnum):
     PRESERVE = 3
     COREDUMP_DESTROY = 4
     COREDUMP_RESTART = 5
+    LAST = 6
 
 class DomainMemoryFailureActionType(IntEnum):
     """virDomainMemoryFailureActionType"""
@@ -672,6 +708,7 @@ class DomainMemoryFailureActionType(IntEnum):
     INJECT = 1
     FATAL = 2
     RESET = 3
+    LAST = 4
 
 class DomainMemoryFailureFlags(IntFlag):
     """virDomainMemoryFailureFlags"""
@@ -684,6 +721,7 @@ class DomainMemoryFailureRecipientType(IntEnum):
 
     HYPERVISOR = 0
     GUEST = 1
+    LAST = 2
 
 class DomainMemoryFlags(IntFlag):
     """virDomainMemoryFlags"""
@@ -715,6 +753,7 @@ class DomainMemoryStatTags(IntEnum):
     DISK_CACHES = 10
     HUGETLB_PGALLOC = 11
     HUGETLB_PGFAIL = 12
+    LAST = 13
     NR = 13
 
 class DomainMessageType(IntEnum):
@@ -729,6 +768,7 @@ class DomainMetadataType(IntEnum):
     DESCRIPTION = 0
     TITLE = 1
     ELEMENT = 2
+    LAST = 3
 
 class DomainMigrateFlags(IntFlag):
     """virDomainMigrateFlags"""
@@ -771,6 +811,7 @@ class DomainNostateReason(IntEnum):
     """virDomainNostateReason"""
 
     UNKNOWN = 0
+    LAST = 1
 
 class DomainNumatuneMemMode(IntEnum):
     """virDomainNumatuneMemMode"""
@@ -779,6 +820,7 @@ class DomainNumatuneMemMode(IntEnum):
     PREFERRED = 1
     INTERLEAVE = 2
     RESTRICTIVE = 3
+    LAST = 4
 
 class DomainOpenGraphicsFlags(IntFlag):
     """virDomainOpenGraphicsFlags"""
@@ -789,11 +831,13 @@ class DomainPMSuspendedDiskReason(IntEnum):
     """virDomainPMSuspendedDiskReason"""
 
     UNKNOWN = 0
+    LAST = 1
 
 class DomainPMSuspendedReason(IntEnum):
     """virDomainPMSuspendedReason"""
 
     UNKNOWN = 0
+    LAST = 1
 
 class DomainPausedReason(IntEnum):
     """virDomainPausedReason"""
@@ -812,6 +856,7 @@ class DomainPausedReason(IntEnum):
     STARTING_UP = 11
     POSTCOPY = 12
     POSTCOPY_FAILED = 13
+    LAST = 14
 
 class DomainProcessSignal(IntEnum):
     """virDomainProcessSignal"""
@@ -881,6 +926,7 @@ class DomainProcessSignal(IntEnum):
     RT30 = 62
     RT31 = 63
     RT32 = 64
+    LAST = 65
 
 class DomainQemuAgentCommandTimeoutValues(IntEnum):
     """virDomainQemuAgentCommandTimeoutValues"""
@@ -922,6 +968,7 @@ class DomainRunningReason(IntEnum):
     CRASHED = 9
     POSTCOPY = 10
     POSTCOPY_FAILED = 11
+    LAST = 12
 
 class DomainSaveImageXMLFlags(IntFlag):
     """virDomainSaveImageXMLFlags"""
@@ -961,6 +1008,7 @@ class DomainShutdownReason(IntEnum):
 
     UNKNOWN = 0
     USER = 1
+    LAST = 2
 
 class DomainShutoffReason(IntEnum):
     """virDomainShutoffReason"""
@@ -974,6 +1022,7 @@ class DomainShutoffReason(IntEnum):
     FAILED = 6
     FROM_SNAPSHOT = 7
     DAEMON = 8
+    LAST = 9
 
 class DomainSnapshotCreateFlags(IntFlag):
     """virDomainSnapshotCreateFlags"""
@@ -1036,6 +1085,7 @@ class DomainState(IntEnum):
     SHUTOFF = 5
     CRASHED = 6
     PMSUSPENDED = 7
+    LAST = 8
 
 class DomainStatsTypes(IntEnum):
     """virDomainStatsTypes"""
@@ -1157,6 +1207,7 @@ class ErrorDomain(IntEnum):
     TPM = 70
     BPF = 71
     CH = 72
+    LAST = 73
 
 class ErrorLevel(IntEnum):
     """virErrorLevel"""
@@ -1279,6 +1330,7 @@ class ErrorNumber(IntEnum):
     NO_HOSTNAME = 108
     CHECKPOINT_INCONSISTENT = 109
     MULTIPLE_DOMAINS = 110
+    NUMBER_LAST = 111
 
 class EventHandleType(IntEnum):
     """virEventHandleType"""
@@ -1293,6 +1345,7 @@ class IPAddrType(IntEnum):
 
     IPV4 = 0
     IPV6 = 1
+    LAST = 2
 
 class InterfaceDefineFlags(IntFlag):
     """virInterfaceDefineFlags"""
@@ -1317,6 +1370,7 @@ class KeycodeSet(IntEnum):
     USB = 7
     WIN32 = 8
     QNUM = 9
+    LAST = 10
 
 class MemoryParameterType(IntEnum):
     """virMemoryParameterType"""
@@ -1352,6 +1406,7 @@ class NetworkEventID(IntEnum):
     """virNetworkEventID"""
 
     LIFECYCLE = 0
+    LAST = 1
 
 class NetworkEventLifecycleType(IntEnum):
     """virNetworkEventLifecycleType"""
@@ -1360,6 +1415,7 @@ class NetworkEventLifecycleType(IntEnum):
     UNDEFINED = 1
     STARTED = 2
     STOPPED = 3
+    LAST = 4
 
 class NetworkPortCreateFlags(IntFlag):
     """virNetworkPortCreateFlags"""
@@ -1373,7 +1429,9 @@ class NetworkUpdateCommand(IntEnum):
     NONE = 0
     MODIFY = 1
     DELETE = 2
+    ADD_LAST = 3
     ADD_FIRST = 4
+    LAST = 5
 
 class NetworkUpdateFlags(IntFlag):
     """virNetworkUpdateFlags"""
@@ -1398,6 +1456,7 @@ class NetworkUpdateSection(IntEnum):
     DNS_HOST = 10
     DNS_TXT = 11
     DNS_SRV = 12
+    LAST = 13
 
 class NetworkXMLFlags(IntFlag):
     """virNetworkXMLFlags"""
@@ -1425,6 +1484,7 @@ class NodeDeviceEventID(IntEnum):
 
     LIFECYCLE = 0
     UPDATE = 1
+    LAST = 2
 
 class NodeDeviceEventLifecycleType(IntEnum):
     """virNodeDeviceEventLifecycleType"""
@@ -1433,6 +1493,7 @@ class NodeDeviceEventLifecycleType(IntEnum):
     DELETED = 1
     DEFINED = 2
     UNDEFINED = 3
+    LAST = 4
 
 class NodeGetCPUStatsAllCPUs(IntEnum):
     """virNodeGetCPUStatsAllCPUs"""
@@ -1450,6 +1511,7 @@ class NodeSuspendTarget(IntEnum):
     MEM = 0
     DISK = 1
     HYBRID = 2
+    LAST = 3
 
 class SchedParameterType(IntEnum):
     """virSchedParameterType"""
@@ -1471,12 +1533,14 @@ class SecretEventID(IntEnum):
 
     LIFECYCLE = 0
     VALUE_CHANGED = 1
+    LAST = 2
 
 class SecretEventLifecycleType(IntEnum):
     """virSecretEventLifecycleType"""
 
     DEFINED = 0
     UNDEFINED = 1
+    LAST = 2
 
 class SecretUsageType(IntEnum):
     """virSecretUsageType"""
@@ -1487,6 +1551,7 @@ class SecretUsageType(IntEnum):
     ISCSI = 3
     TLS = 4
     VTPM = 5
+    LAST = 6
 
 class StoragePoolBuildFlags(IntFlag):
     """virStoragePoolBuildFlags"""
@@ -1521,6 +1586,7 @@ class StoragePoolEventID(IntEnum):
 
     LIFECYCLE = 0
     REFRESH = 1
+    LAST = 2
 
 class StoragePoolEventLifecycleType(IntEnum):
     """virStoragePoolEventLifecycleType"""
@@ -1531,6 +1597,7 @@ class StoragePoolEventLifecycleType(IntEnum):
     STOPPED = 3
     CREATED = 4
     DELETED = 5
+    LAST = 6
 
 class StoragePoolState(IntEnum):
     """virStoragePoolState"""
@@ -1540,6 +1607,7 @@ class StoragePoolState(IntEnum):
     RUNNING = 2
     DEGRADED = 3
     INACCESSIBLE = 4
+    LAST = 5
 
 class StorageVolCreateFlags(IntFlag):
     """virStorageVolCreateFlags"""
@@ -1582,6 +1650,7 @@ class StorageVolType(IntEnum):
     NETWORK = 3
     NETDIR = 4
     PLOOP = 5
+    LAST = 6
 
 class StorageVolUploadFlags(IntFlag):
     """virStorageVolUploadFlags"""
@@ -1601,6 +1670,7 @@ class StorageVolWipeAlgorithm(IntEnum):
     PFITZNER33 = 7
     RANDOM = 8
     TRIM = 9
+    LAST = 10
 
 class StorageXMLFlags(IntFlag):
     """virStorageXMLFlags"""
@@ -1640,6 +1710,7 @@ class TypedParameterType(IntEnum):
     DOUBLE = 5
     BOOLEAN = 6
     STRING = 7
+    LAST = 8
 
 class VcpuHostCpuState(IntEnum):
     """virVcpuHostCpuState"""
@@ -1653,6 +1724,7 @@ class VcpuState(IntEnum):
     OFFLINE = 0
     RUNNING = 1
     BLOCKED = 2
+    LAST = 3
 
 
 # libvirt's flat names; each is the enum member itself, so it compares and
@@ -1667,12 +1739,14 @@ VIR_CPU_COMPARE_ERROR = CPUCompareResult.ERROR
 VIR_CPU_COMPARE_INCOMPATIBLE = CPUCompareResult.INCOMPATIBLE
 VIR_CPU_COMPARE_IDENTICAL = CPUCompareResult.IDENTICAL
 VIR_CPU_COMPARE_SUPERSET = CPUCompareResult.SUPERSET
+VIR_CPU_COMPARE_LAST = CPUCompareResult.LAST
 VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES = ConnectBaselineCPUFlags.EXPAND_FEATURES
 VIR_CONNECT_BASELINE_CPU_MIGRATABLE = ConnectBaselineCPUFlags.MIGRATABLE
 VIR_CONNECT_CLOSE_REASON_ERROR = ConnectCloseReason.ERROR
 VIR_CONNECT_CLOSE_REASON_EOF = ConnectCloseReason.EOF
 VIR_CONNECT_CLOSE_REASON_KEEPALIVE = ConnectCloseReason.KEEPALIVE
 VIR_CONNECT_CLOSE_REASON_CLIENT = ConnectCloseReason.CLIENT
+VIR_CONNECT_CLOSE_REASON_LAST = ConnectCloseReason.LAST
 VIR_CONNECT_COMPARE_CPU_FAIL_INCOMPATIBLE = ConnectCompareCPUFlags.FAIL_INCOMPATIBLE
 VIR_CONNECT_COMPARE_CPU_VALIDATE_XML = ConnectCompareCPUFlags.VALIDATE_XML
 VIR_CRED_USERNAME = ConnectCredentialType.USERNAME
@@ -1684,17 +1758,22 @@ VIR_CRED_ECHOPROMPT = ConnectCredentialType.ECHOPROMPT
 VIR_CRED_NOECHOPROMPT = ConnectCredentialType.NOECHOPROMPT
 VIR_CRED_REALM = ConnectCredentialType.REALM
 VIR_CRED_EXTERNAL = ConnectCredentialType.EXTERNAL
+VIR_CRED_LAST = ConnectCredentialType.LAST
 VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_REASON_UNKNOWN = ConnectDomainEventAgentLifecycleReason.UNKNOWN
 VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_REASON_DOMAIN_STARTED = ConnectDomainEventAgentLifecycleReason.DOMAIN_STARTED
 VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_REASON_CHANNEL = ConnectDomainEventAgentLifecycleReason.CHANNEL
+VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_REASON_LAST = ConnectDomainEventAgentLifecycleReason.LAST
 VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED = ConnectDomainEventAgentLifecycleState.CONNECTED
 VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_DISCONNECTED = ConnectDomainEventAgentLifecycleState.DISCONNECTED
+VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_LAST = ConnectDomainEventAgentLifecycleState.LAST
 VIR_DOMAIN_BLOCK_JOB_COMPLETED = ConnectDomainEventBlockJobStatus.COMPLETED
 VIR_DOMAIN_BLOCK_JOB_FAILED = ConnectDomainEventBlockJobStatus.FAILED
 VIR_DOMAIN_BLOCK_JOB_CANCELED = ConnectDomainEventBlockJobStatus.CANCELED
 VIR_DOMAIN_BLOCK_JOB_READY = ConnectDomainEventBlockJobStatus.READY
+VIR_DOMAIN_BLOCK_JOB_LAST = ConnectDomainEventBlockJobStatus.LAST
 VIR_DOMAIN_EVENT_DISK_CHANGE_MISSING_ON_START = ConnectDomainEventDiskChangeReason.CHANGE_MISSING_ON_START
 VIR_DOMAIN_EVENT_DISK_DROP_MISSING_ON_START = ConnectDomainEventDiskChangeReason.DROP_MISSING_ON_START
+VIR_DOMAIN_EVENT_DISK_CHANGE_LAST = ConnectDomainEventDiskChangeReason.LAST
 VIR_CONNECT_DOMAIN_QEMU_MONITOR_EVENT_REGISTER_REGEX = ConnectDomainQemuMonitorEventRegisterFlags.REGEX
 VIR_CONNECT_DOMAIN_QEMU_MONITOR_EVENT_REGISTER_NOCASE = ConnectDomainQemuMonitorEventRegisterFlags.NOCASE
 VIR_CONNECT_RO = ConnectFlags.RO
@@ -1808,6 +1887,7 @@ VIR_DOMAIN_BLOCK_JOB_TYPE_COPY = DomainBlockJobType.COPY
 VIR_DOMAIN_BLOCK_JOB_TYPE_COMMIT = DomainBlockJobType.COMMIT
 VIR_DOMAIN_BLOCK_JOB_TYPE_ACTIVE_COMMIT = DomainBlockJobType.ACTIVE_COMMIT
 VIR_DOMAIN_BLOCK_JOB_TYPE_BACKUP = DomainBlockJobType.BACKUP
+VIR_DOMAIN_BLOCK_JOB_TYPE_LAST = DomainBlockJobType.LAST
 VIR_DOMAIN_BLOCK_PULL_BANDWIDTH_BYTES = DomainBlockPullFlags.BYTES
 VIR_DOMAIN_BLOCK_REBASE_SHALLOW = DomainBlockRebaseFlags.SHALLOW
 VIR_DOMAIN_BLOCK_REBASE_REUSE_EXT = DomainBlockRebaseFlags.REUSE_EXT
@@ -1818,6 +1898,7 @@ VIR_DOMAIN_BLOCK_REBASE_COPY_DEV = DomainBlockRebaseFlags.COPY_DEV
 VIR_DOMAIN_BLOCK_REBASE_BANDWIDTH_BYTES = DomainBlockRebaseFlags.BANDWIDTH_BYTES
 VIR_DOMAIN_BLOCK_RESIZE_BYTES = DomainBlockResizeFlags.BYTES
 VIR_DOMAIN_BLOCKED_UNKNOWN = DomainBlockedReason.UNKNOWN
+VIR_DOMAIN_BLOCKED_LAST = DomainBlockedReason.LAST
 VIR_DOMAIN_CHANNEL_FORCE = DomainChannelFlags.FORCE
 VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE = DomainCheckpointCreateFlags.REDEFINE
 VIR_DOMAIN_CHECKPOINT_CREATE_QUIESCE = DomainCheckpointCreateFlags.QUIESCE
@@ -1839,10 +1920,12 @@ VIR_DOMAIN_CONTROL_ERROR_REASON_NONE = DomainControlErrorReason.NONE
 VIR_DOMAIN_CONTROL_ERROR_REASON_UNKNOWN = DomainControlErrorReason.UNKNOWN
 VIR_DOMAIN_CONTROL_ERROR_REASON_MONITOR = DomainControlErrorReason.MONITOR
 VIR_DOMAIN_CONTROL_ERROR_REASON_INTERNAL = DomainControlErrorReason.INTERNAL
+VIR_DOMAIN_CONTROL_ERROR_REASON_LAST = DomainControlErrorReason.LAST
 VIR_DOMAIN_CONTROL_OK = DomainControlState.OK
 VIR_DOMAIN_CONTROL_JOB = DomainControlState.JOB
 VIR_DOMAIN_CONTROL_OCCUPIED = DomainControlState.OCCUPIED
 VIR_DOMAIN_CONTROL_ERROR = DomainControlState.ERROR
+VIR_DOMAIN_CONTROL_LAST = DomainControlState.LAST
 VIR_DUMP_CRASH = DomainCoreDumpFlags.CRASH
 VIR_DUMP_LIVE = DomainCoreDumpFlags.LIVE
 VIR_DUMP_BYPASS_CACHE = DomainCoreDumpFlags.BYPASS_CACHE
@@ -1853,8 +1936,10 @@ VIR_DOMAIN_CORE_DUMP_FORMAT_KDUMP_ZLIB = DomainCoreDumpFormat.KDUMP_ZLIB
 VIR_DOMAIN_CORE_DUMP_FORMAT_KDUMP_LZO = DomainCoreDumpFormat.KDUMP_LZO
 VIR_DOMAIN_CORE_DUMP_FORMAT_KDUMP_SNAPPY = DomainCoreDumpFormat.KDUMP_SNAPPY
 VIR_DOMAIN_CORE_DUMP_FORMAT_WIN_DMP = DomainCoreDumpFormat.WIN_DMP
+VIR_DOMAIN_CORE_DUMP_FORMAT_LAST = DomainCoreDumpFormat.LAST
 VIR_DOMAIN_CRASHED_UNKNOWN = DomainCrashedReason.UNKNOWN
 VIR_DOMAIN_CRASHED_PANICKED = DomainCrashedReason.PANICKED
+VIR_DOMAIN_CRASHED_LAST = DomainCrashedReason.LAST
 VIR_DOMAIN_NONE = DomainCreateFlags.NONE
 VIR_DOMAIN_START_PAUSED = DomainCreateFlags.START_PAUSED
 VIR_DOMAIN_START_AUTODESTROY = DomainCreateFlags.START_AUTODESTROY
@@ -1876,21 +1961,27 @@ VIR_DOMAIN_DIRTYRATE_MODE_DIRTY_RING = DomainDirtyRateCalcFlags.DIRTY_RING
 VIR_DOMAIN_DIRTYRATE_UNSTARTED = DomainDirtyRateStatus.UNSTARTED
 VIR_DOMAIN_DIRTYRATE_MEASURING = DomainDirtyRateStatus.MEASURING
 VIR_DOMAIN_DIRTYRATE_MEASURED = DomainDirtyRateStatus.MEASURED
+VIR_DOMAIN_DIRTYRATE_LAST = DomainDirtyRateStatus.LAST
 VIR_DOMAIN_DISK_ERROR_NONE = DomainDiskErrorCode.NONE
 VIR_DOMAIN_DISK_ERROR_UNSPEC = DomainDiskErrorCode.UNSPEC
 VIR_DOMAIN_DISK_ERROR_NO_SPACE = DomainDiskErrorCode.NO_SPACE
+VIR_DOMAIN_DISK_ERROR_LAST = DomainDiskErrorCode.LAST
 VIR_DOMAIN_EVENT_CRASHED_PANICKED = DomainEventCrashedDetailType.PANICKED
 VIR_DOMAIN_EVENT_CRASHED_CRASHLOADED = DomainEventCrashedDetailType.CRASHLOADED
+VIR_DOMAIN_EVENT_CRASHED_LAST = DomainEventCrashedDetailType.LAST
 VIR_DOMAIN_EVENT_DEFINED_ADDED = DomainEventDefinedDetailType.ADDED
 VIR_DOMAIN_EVENT_DEFINED_UPDATED = DomainEventDefinedDetailType.UPDATED
 VIR_DOMAIN_EVENT_DEFINED_RENAMED = DomainEventDefinedDetailType.RENAMED
 VIR_DOMAIN_EVENT_DEFINED_FROM_SNAPSHOT = DomainEventDefinedDetailType.FROM_SNAPSHOT
+VIR_DOMAIN_EVENT_DEFINED_LAST = DomainEventDefinedDetailType.LAST
 VIR_DOMAIN_EVENT_GRAPHICS_ADDRESS_IPV4 = DomainEventGraphicsAddressType.IPV4
 VIR_DOMAIN_EVENT_GRAPHICS_ADDRESS_IPV6 = DomainEventGraphicsAddressType.IPV6
 VIR_DOMAIN_EVENT_GRAPHICS_ADDRESS_UNIX = DomainEventGraphicsAddressType.UNIX
+VIR_DOMAIN_EVENT_GRAPHICS_ADDRESS_LAST = DomainEventGraphicsAddressType.LAST
 VIR_DOMAIN_EVENT_GRAPHICS_CONNECT = DomainEventGraphicsPhase.CONNECT
 VIR_DOMAIN_EVENT_GRAPHICS_INITIALIZE = DomainEventGraphicsPhase.INITIALIZE
 VIR_DOMAIN_EVENT_GRAPHICS_DISCONNECT = DomainEventGraphicsPhase.DISCONNECT
+VIR_DOMAIN_EVENT_GRAPHICS_LAST = DomainEventGraphicsPhase.LAST
 VIR_DOMAIN_EVENT_ID_LIFECYCLE = DomainEventID.LIFECYCLE
 VIR_DOMAIN_EVENT_ID_REBOOT = DomainEventID.REBOOT
 VIR_DOMAIN_EVENT_ID_RTC_CHANGE = DomainEventID.RTC_CHANGE
@@ -1918,24 +2009,30 @@ VIR_DOMAIN_EVENT_ID_METADATA_CHANGE = DomainEventID.METADATA_CHANGE
 VIR_DOMAIN_EVENT_ID_BLOCK_THRESHOLD = DomainEventID.BLOCK_THRESHOLD
 VIR_DOMAIN_EVENT_ID_MEMORY_FAILURE = DomainEventID.MEMORY_FAILURE
 VIR_DOMAIN_EVENT_ID_MEMORY_DEVICE_SIZE_CHANGE = DomainEventID.MEMORY_DEVICE_SIZE_CHANGE
+VIR_DOMAIN_EVENT_ID_LAST = DomainEventID.LAST
 VIR_DOMAIN_EVENT_IO_ERROR_NONE = DomainEventIOErrorAction.NONE
 VIR_DOMAIN_EVENT_IO_ERROR_PAUSE = DomainEventIOErrorAction.PAUSE
 VIR_DOMAIN_EVENT_IO_ERROR_REPORT = DomainEventIOErrorAction.REPORT
+VIR_DOMAIN_EVENT_IO_ERROR_LAST = DomainEventIOErrorAction.LAST
 VIR_DOMAIN_EVENT_PMSUSPENDED_MEMORY = DomainEventPMSuspendedDetailType.MEMORY
 VIR_DOMAIN_EVENT_PMSUSPENDED_DISK = DomainEventPMSuspendedDetailType.DISK
+VIR_DOMAIN_EVENT_PMSUSPENDED_LAST = DomainEventPMSuspendedDetailType.LAST
 VIR_DOMAIN_EVENT_RESUMED_UNPAUSED = DomainEventResumedDetailType.UNPAUSED
 VIR_DOMAIN_EVENT_RESUMED_MIGRATED = DomainEventResumedDetailType.MIGRATED
 VIR_DOMAIN_EVENT_RESUMED_FROM_SNAPSHOT = DomainEventResumedDetailType.FROM_SNAPSHOT
 VIR_DOMAIN_EVENT_RESUMED_POSTCOPY = DomainEventResumedDetailType.POSTCOPY
 VIR_DOMAIN_EVENT_RESUMED_POSTCOPY_FAILED = DomainEventResumedDetailType.POSTCOPY_FAILED
+VIR_DOMAIN_EVENT_RESUMED_LAST = DomainEventResumedDetailType.LAST
 VIR_DOMAIN_EVENT_SHUTDOWN_FINISHED = DomainEventShutdownDetailType.FINISHED
 VIR_DOMAIN_EVENT_SHUTDOWN_GUEST = DomainEventShutdownDetailType.GUEST
 VIR_DOMAIN_EVENT_SHUTDOWN_HOST = DomainEventShutdownDetailType.HOST
+VIR_DOMAIN_EVENT_SHUTDOWN_LAST = DomainEventShutdownDetailType.LAST
 VIR_DOMAIN_EVENT_STARTED_BOOTED = DomainEventStartedDetailType.BOOTED
 VIR_DOMAIN_EVENT_STARTED_MIGRATED = DomainEventStartedDetailType.MIGRATED
 VIR_DOMAIN_EVENT_STARTED_RESTORED = DomainEventStartedDetailType.RESTORED
 VIR_DOMAIN_EVENT_STARTED_FROM_SNAPSHOT = DomainEventStartedDetailType.FROM_SNAPSHOT
 VIR_DOMAIN_EVENT_STARTED_WAKEUP = DomainEventStartedDetailType.WAKEUP
+VIR_DOMAIN_EVENT_STARTED_LAST = DomainEventStartedDetailType.LAST
 VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN = DomainEventStoppedDetailType.SHUTDOWN
 VIR_DOMAIN_EVENT_STOPPED_DESTROYED = DomainEventStoppedDetailType.DESTROYED
 VIR_DOMAIN_EVENT_STOPPED_CRASHED = DomainEventStoppedDetailType.CRASHED
@@ -1943,6 +2040,7 @@ VIR_DOMAIN_EVENT_STOPPED_MIGRATED = DomainEventStoppedDetailType.MIGRATED
 VIR_DOMAIN_EVENT_STOPPED_SAVED = DomainEventStoppedDetailType.SAVED
 VIR_DOMAIN_EVENT_STOPPED_FAILED = DomainEventStoppedDetailType.FAILED
 VIR_DOMAIN_EVENT_STOPPED_FROM_SNAPSHOT = DomainEventStoppedDetailType.FROM_SNAPSHOT
+VIR_DOMAIN_EVENT_STOPPED_LAST = DomainEventStoppedDetailType.LAST
 VIR_DOMAIN_EVENT_SUSPENDED_PAUSED = DomainEventSuspendedDetailType.PAUSED
 VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED = DomainEventSuspendedDetailType.MIGRATED
 VIR_DOMAIN_EVENT_SUSPENDED_IOERROR = DomainEventSuspendedDetailType.IOERROR
@@ -1952,8 +2050,10 @@ VIR_DOMAIN_EVENT_SUSPENDED_FROM_SNAPSHOT = DomainEventSuspendedDetailType.FROM_S
 VIR_DOMAIN_EVENT_SUSPENDED_API_ERROR = DomainEventSuspendedDetailType.API_ERROR
 VIR_DOMAIN_EVENT_SUSPENDED_POSTCOPY = DomainEventSuspendedDetailType.POSTCOPY
 VIR_DOMAIN_EVENT_SUSPENDED_POSTCOPY_FAILED = DomainEventSuspendedDetailType.POSTCOPY_FAILED
+VIR_DOMAIN_EVENT_SUSPENDED_LAST = DomainEventSuspendedDetailType.LAST
 VIR_DOMAIN_EVENT_TRAY_CHANGE_OPEN = DomainEventTrayChangeReason.OPEN
 VIR_DOMAIN_EVENT_TRAY_CHANGE_CLOSE = DomainEventTrayChangeReason.CLOSE
+VIR_DOMAIN_EVENT_TRAY_CHANGE_LAST = DomainEventTrayChangeReason.LAST
 VIR_DOMAIN_EVENT_DEFINED = DomainEventType.DEFINED
 VIR_DOMAIN_EVENT_UNDEFINED = DomainEventType.UNDEFINED
 VIR_DOMAIN_EVENT_STARTED = DomainEventType.STARTED
@@ -1963,8 +2063,10 @@ VIR_DOMAIN_EVENT_STOPPED = DomainEventType.STOPPED
 VIR_DOMAIN_EVENT_SHUTDOWN = DomainEventType.SHUTDOWN
 VIR_DOMAIN_EVENT_PMSUSPENDED = DomainEventType.PMSUSPENDED
 VIR_DOMAIN_EVENT_CRASHED = DomainEventType.CRASHED
+VIR_DOMAIN_EVENT_LAST = DomainEventType.LAST
 VIR_DOMAIN_EVENT_UNDEFINED_REMOVED = DomainEventUndefinedDetailType.REMOVED
 VIR_DOMAIN_EVENT_UNDEFINED_RENAMED = DomainEventUndefinedDetailType.RENAMED
+VIR_DOMAIN_EVENT_UNDEFINED_LAST = DomainEventUndefinedDetailType.LAST
 VIR_DOMAIN_EVENT_WATCHDOG_NONE = DomainEventWatchdogAction.NONE
 VIR_DOMAIN_EVENT_WATCHDOG_PAUSE = DomainEventWatchdogAction.PAUSE
 VIR_DOMAIN_EVENT_WATCHDOG_RESET = DomainEventWatchdogAction.RESET
@@ -1972,6 +2074,7 @@ VIR_DOMAIN_EVENT_WATCHDOG_POWEROFF = DomainEventWatchdogAction.POWEROFF
 VIR_DOMAIN_EVENT_WATCHDOG_SHUTDOWN = DomainEventWatchdogAction.SHUTDOWN
 VIR_DOMAIN_EVENT_WATCHDOG_DEBUG = DomainEventWatchdogAction.DEBUG
 VIR_DOMAIN_EVENT_WATCHDOG_INJECTNMI = DomainEventWatchdogAction.INJECTNMI
+VIR_DOMAIN_EVENT_WATCHDOG_LAST = DomainEventWatchdogAction.LAST
 VIR_DOMAIN_FD_ASSOCIATE_SECLABEL_RESTORE = DomainFDAssociateFlags.RESTORE
 VIR_DOMAIN_FD_ASSOCIATE_SECLABEL_WRITABLE = DomainFDAssociateFlags.WRITABLE
 VIR_DOMAIN_GET_HOSTNAME_LEASE = DomainGetHostnameFlags.LEASE
@@ -1988,6 +2091,7 @@ VIR_DOMAIN_GUEST_INFO_INTERFACES = DomainGuestInfoTypes.INTERFACES
 VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE = DomainInterfaceAddressesSource.LEASE
 VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT = DomainInterfaceAddressesSource.AGENT
 VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP = DomainInterfaceAddressesSource.ARP
+VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LAST = DomainInterfaceAddressesSource.LAST
 VIR_DOMAIN_JOB_OPERATION_UNKNOWN = DomainJobOperation.UNKNOWN
 VIR_DOMAIN_JOB_OPERATION_START = DomainJobOperation.START
 VIR_DOMAIN_JOB_OPERATION_SAVE = DomainJobOperation.SAVE
@@ -1999,29 +2103,35 @@ VIR_DOMAIN_JOB_OPERATION_SNAPSHOT_REVERT = DomainJobOperation.SNAPSHOT_REVERT
 VIR_DOMAIN_JOB_OPERATION_DUMP = DomainJobOperation.DUMP
 VIR_DOMAIN_JOB_OPERATION_BACKUP = DomainJobOperation.BACKUP
 VIR_DOMAIN_JOB_OPERATION_SNAPSHOT_DELETE = DomainJobOperation.SNAPSHOT_DELETE
+VIR_DOMAIN_JOB_OPERATION_LAST = DomainJobOperation.LAST
 VIR_DOMAIN_JOB_NONE = DomainJobType.NONE
 VIR_DOMAIN_JOB_BOUNDED = DomainJobType.BOUNDED
 VIR_DOMAIN_JOB_UNBOUNDED = DomainJobType.UNBOUNDED
 VIR_DOMAIN_JOB_COMPLETED = DomainJobType.COMPLETED
 VIR_DOMAIN_JOB_FAILED = DomainJobType.FAILED
 VIR_DOMAIN_JOB_CANCELLED = DomainJobType.CANCELLED
+VIR_DOMAIN_JOB_LAST = DomainJobType.LAST
 VIR_DOMAIN_LIFECYCLE_POWEROFF = DomainLifecycle.POWEROFF
 VIR_DOMAIN_LIFECYCLE_REBOOT = DomainLifecycle.REBOOT
 VIR_DOMAIN_LIFECYCLE_CRASH = DomainLifecycle.CRASH
+VIR_DOMAIN_LIFECYCLE_LAST = DomainLifecycle.LAST
 VIR_DOMAIN_LIFECYCLE_ACTION_DESTROY = DomainLifecycleAction.DESTROY
 VIR_DOMAIN_LIFECYCLE_ACTION_RESTART = DomainLifecycleAction.RESTART
 VIR_DOMAIN_LIFECYCLE_ACTION_RESTART_RENAME = DomainLifecycleAction.RESTART_RENAME
 VIR_DOMAIN_LIFECYCLE_ACTION_PRESERVE = DomainLifecycleAction.PRESERVE
 VIR_DOMAIN_LIFECYCLE_ACTION_COREDUMP_DESTROY = DomainLifecycleAction.COREDUMP_DESTROY
 VIR_DOMAIN_LIFECYCLE_ACTION_COREDUMP_RESTART = DomainLifecycleAction.COREDUMP_RESTART
+VIR_DOMAIN_LIFECYCLE_ACTION_LAST = DomainLifecycleAction.LAST
 VIR_DOMAIN_EVENT_MEMORY_FAILURE_ACTION_IGNORE = DomainMemoryFailureActionType.IGNORE
 VIR_DOMAIN_EVENT_MEMORY_FAILURE_ACTION_INJECT = DomainMemoryFailureActionType.INJECT
 VIR_DOMAIN_EVENT_MEMORY_FAILURE_ACTION_FATAL = DomainMemoryFailureActionType.FATAL
 VIR_DOMAIN_EVENT_MEMORY_FAILURE_ACTION_RESET = DomainMemoryFailureActionType.RESET
+VIR_DOMAIN_EVENT_MEMORY_FAILURE_ACTION_LAST = DomainMemoryFailureActionType.LAST
 VIR_DOMAIN_MEMORY_FAILURE_ACTION_REQUIRED = DomainMemoryFailureFlags.ACTION_REQUIRED
 VIR_DOMAIN_MEMORY_FAILURE_RECURSIVE = DomainMemoryFailureFlags.RECURSIVE
 VIR_DOMAIN_EVENT_MEMORY_FAILURE_RECIPIENT_HYPERVISOR = DomainMemoryFailureRecipientType.HYPERVISOR
 VIR_DOMAIN_EVENT_MEMORY_FAILURE_RECIPIENT_GUEST = DomainMemoryFailureRecipientType.GUEST
+VIR_DOMAIN_EVENT_MEMORY_FAILURE_RECIPIENT_LAST = DomainMemoryFailureRecipientType.LAST
 VIR_MEMORY_VIRTUAL = DomainMemoryFlags.VIRTUAL
 VIR_MEMORY_PHYSICAL = DomainMemoryFlags.PHYSICAL
 VIR_DOMAIN_MEM_CURRENT = DomainMemoryModFlags.CURRENT
@@ -2041,12 +2151,14 @@ VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE = DomainMemoryStatTags.LAST_UPDATE
 VIR_DOMAIN_MEMORY_STAT_DISK_CACHES = DomainMemoryStatTags.DISK_CACHES
 VIR_DOMAIN_MEMORY_STAT_HUGETLB_PGALLOC = DomainMemoryStatTags.HUGETLB_PGALLOC
 VIR_DOMAIN_MEMORY_STAT_HUGETLB_PGFAIL = DomainMemoryStatTags.HUGETLB_PGFAIL
+VIR_DOMAIN_MEMORY_STAT_LAST = DomainMemoryStatTags.LAST
 VIR_DOMAIN_MEMORY_STAT_NR = DomainMemoryStatTags.NR
 VIR_DOMAIN_MESSAGE_DEPRECATION = DomainMessageType.DEPRECATION
 VIR_DOMAIN_MESSAGE_TAINTING = DomainMessageType.TAINTING
 VIR_DOMAIN_METADATA_DESCRIPTION = DomainMetadataType.DESCRIPTION
 VIR_DOMAIN_METADATA_TITLE = DomainMetadataType.TITLE
 VIR_DOMAIN_METADATA_ELEMENT = DomainMetadataType.ELEMENT
+VIR_DOMAIN_METADATA_LAST = DomainMetadataType.LAST
 VIR_MIGRATE_LIVE = DomainMigrateFlags.LIVE
 VIR_MIGRATE_PEER2PEER = DomainMigrateFlags.PEER2PEER
 VIR_MIGRATE_TUNNELLED = DomainMigrateFlags.TUNNELLED
@@ -2073,13 +2185,17 @@ VIR_DOMAIN_AFFECT_CURRENT = DomainModificationImpact.CURRENT
 VIR_DOMAIN_AFFECT_LIVE = DomainModificationImpact.LIVE
 VIR_DOMAIN_AFFECT_CONFIG = DomainModificationImpact.CONFIG
 VIR_DOMAIN_NOSTATE_UNKNOWN = DomainNostateReason.UNKNOWN
+VIR_DOMAIN_NOSTATE_LAST = DomainNostateReason.LAST
 VIR_DOMAIN_NUMATUNE_MEM_STRICT = DomainNumatuneMemMode.STRICT
 VIR_DOMAIN_NUMATUNE_MEM_PREFERRED = DomainNumatuneMemMode.PREFERRED
 VIR_DOMAIN_NUMATUNE_MEM_INTERLEAVE = DomainNumatuneMemMode.INTERLEAVE
 VIR_DOMAIN_NUMATUNE_MEM_RESTRICTIVE = DomainNumatuneMemMode.RESTRICTIVE
+VIR_DOMAIN_NUMATUNE_MEM_LAST = DomainNumatuneMemMode.LAST
 VIR_DOMAIN_OPEN_GRAPHICS_SKIPAUTH = DomainOpenGraphicsFlags.SKIPAUTH
 VIR_DOMAIN_PMSUSPENDED_DISK_UNKNOWN = DomainPMSuspendedDiskReason.UNKNOWN
+VIR_DOMAIN_PMSUSPENDED_DISK_LAST = DomainPMSuspendedDiskReason.LAST
 VIR_DOMAIN_PMSUSPENDED_UNKNOWN = DomainPMSuspendedReason.UNKNOWN
+VIR_DOMAIN_PMSUSPENDED_LAST = DomainPMSuspendedReason.LAST
 VIR_DOMAIN_PAUSED_UNKNOWN = DomainPausedReason.UNKNOWN
 VIR_DOMAIN_PAUSED_USER = DomainPausedReason.USER
 VIR_DOMAIN_PAUSED_MIGRATION = DomainPausedReason.MIGRATION
@@ -2094,6 +2210,7 @@ VIR_DOMAIN_PAUSED_CRASHED = DomainPausedReason.CRASHED
 VIR_DOMAIN_PAUSED_STARTING_UP = DomainPausedReason.STARTING_UP
 VIR_DOMAIN_PAUSED_POSTCOPY = DomainPausedReason.POSTCOPY
 VIR_DOMAIN_PAUSED_POSTCOPY_FAILED = DomainPausedReason.POSTCOPY_FAILED
+VIR_DOMAIN_PAUSED_LAST = DomainPausedReason.LAST
 VIR_DOMAIN_PROCESS_SIGNAL_NOP = DomainProcessSignal.NOP
 VIR_DOMAIN_PROCESS_SIGNAL_HUP = DomainProcessSignal.HUP
 VIR_DOMAIN_PROCESS_SIGNAL_INT = DomainProcessSignal.INT
@@ -2159,6 +2276,7 @@ VIR_DOMAIN_PROCESS_SIGNAL_RT29 = DomainProcessSignal.RT29
 VIR_DOMAIN_PROCESS_SIGNAL_RT30 = DomainProcessSignal.RT30
 VIR_DOMAIN_PROCESS_SIGNAL_RT31 = DomainProcessSignal.RT31
 VIR_DOMAIN_PROCESS_SIGNAL_RT32 = DomainProcessSignal.RT32
+VIR_DOMAIN_PROCESS_SIGNAL_LAST = DomainProcessSignal.LAST
 VIR_DOMAIN_QEMU_AGENT_COMMAND_BLOCK = DomainQemuAgentCommandTimeoutValues.BLOCK
 VIR_DOMAIN_QEMU_AGENT_COMMAND_MIN = DomainQemuAgentCommandTimeoutValues.MIN
 VIR_DOMAIN_QEMU_AGENT_COMMAND_DEFAULT = DomainQemuAgentCommandTimeoutValues.DEFAULT
@@ -2184,6 +2302,7 @@ VIR_DOMAIN_RUNNING_WAKEUP = DomainRunningReason.WAKEUP
 VIR_DOMAIN_RUNNING_CRASHED = DomainRunningReason.CRASHED
 VIR_DOMAIN_RUNNING_POSTCOPY = DomainRunningReason.POSTCOPY
 VIR_DOMAIN_RUNNING_POSTCOPY_FAILED = DomainRunningReason.POSTCOPY_FAILED
+VIR_DOMAIN_RUNNING_LAST = DomainRunningReason.LAST
 VIR_DOMAIN_SAVE_IMAGE_XML_SECURE = DomainSaveImageXMLFlags.SECURE
 VIR_DOMAIN_SAVE_BYPASS_CACHE = DomainSaveRestoreFlags.BYPASS_CACHE
 VIR_DOMAIN_SAVE_RUNNING = DomainSaveRestoreFlags.RUNNING
@@ -2199,6 +2318,7 @@ VIR_DOMAIN_SHUTDOWN_SIGNAL = DomainShutdownFlagValues.SIGNAL
 VIR_DOMAIN_SHUTDOWN_PARAVIRT = DomainShutdownFlagValues.PARAVIRT
 VIR_DOMAIN_SHUTDOWN_UNKNOWN = DomainShutdownReason.UNKNOWN
 VIR_DOMAIN_SHUTDOWN_USER = DomainShutdownReason.USER
+VIR_DOMAIN_SHUTDOWN_LAST = DomainShutdownReason.LAST
 VIR_DOMAIN_SHUTOFF_UNKNOWN = DomainShutoffReason.UNKNOWN
 VIR_DOMAIN_SHUTOFF_SHUTDOWN = DomainShutoffReason.SHUTDOWN
 VIR_DOMAIN_SHUTOFF_DESTROYED = DomainShutoffReason.DESTROYED
@@ -2208,6 +2328,7 @@ VIR_DOMAIN_SHUTOFF_SAVED = DomainShutoffReason.SAVED
 VIR_DOMAIN_SHUTOFF_FAILED = DomainShutoffReason.FAILED
 VIR_DOMAIN_SHUTOFF_FROM_SNAPSHOT = DomainShutoffReason.FROM_SNAPSHOT
 VIR_DOMAIN_SHUTOFF_DAEMON = DomainShutoffReason.DAEMON
+VIR_DOMAIN_SHUTOFF_LAST = DomainShutoffReason.LAST
 VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE = DomainSnapshotCreateFlags.REDEFINE
 VIR_DOMAIN_SNAPSHOT_CREATE_CURRENT = DomainSnapshotCreateFlags.CURRENT
 VIR_DOMAIN_SNAPSHOT_CREATE_NO_METADATA = DomainSnapshotCreateFlags.NO_METADATA
@@ -2246,6 +2367,7 @@ VIR_DOMAIN_SHUTDOWN = DomainState.SHUTDOWN
 VIR_DOMAIN_SHUTOFF = DomainState.SHUTOFF
 VIR_DOMAIN_CRASHED = DomainState.CRASHED
 VIR_DOMAIN_PMSUSPENDED = DomainState.PMSUSPENDED
+VIR_DOMAIN_LAST = DomainState.LAST
 VIR_DOMAIN_STATS_STATE = DomainStatsTypes.STATE
 VIR_DOMAIN_STATS_CPU_TOTAL = DomainStatsTypes.CPU_TOTAL
 VIR_DOMAIN_STATS_BALLOON = DomainStatsTypes.BALLOON
@@ -2347,6 +2469,7 @@ VIR_FROM_DOMAIN_CHECKPOINT = ErrorDomain.DOMAIN_CHECKPOINT
 VIR_FROM_TPM = ErrorDomain.TPM
 VIR_FROM_BPF = ErrorDomain.BPF
 VIR_FROM_CH = ErrorDomain.CH
+VIR_ERR_DOMAIN_LAST = ErrorDomain.LAST
 VIR_ERR_NONE = ErrorLevel.NONE
 VIR_ERR_WARNING = ErrorLevel.WARNING
 VIR_ERR_ERROR = ErrorLevel.ERROR
@@ -2461,12 +2584,14 @@ VIR_ERR_NO_NETWORK_PORT = ErrorNumber.NO_NETWORK_PORT
 VIR_ERR_NO_HOSTNAME = ErrorNumber.NO_HOSTNAME
 VIR_ERR_CHECKPOINT_INCONSISTENT = ErrorNumber.CHECKPOINT_INCONSISTENT
 VIR_ERR_MULTIPLE_DOMAINS = ErrorNumber.MULTIPLE_DOMAINS
+VIR_ERR_NUMBER_LAST = ErrorNumber.NUMBER_LAST
 VIR_EVENT_HANDLE_READABLE = EventHandleType.READABLE
 VIR_EVENT_HANDLE_WRITABLE = EventHandleType.WRITABLE
 VIR_EVENT_HANDLE_ERROR = EventHandleType.ERROR
 VIR_EVENT_HANDLE_HANGUP = EventHandleType.HANGUP
 VIR_IP_ADDR_TYPE_IPV4 = IPAddrType.IPV4
 VIR_IP_ADDR_TYPE_IPV6 = IPAddrType.IPV6
+VIR_IP_ADDR_TYPE_LAST = IPAddrType.LAST
 VIR_INTERFACE_DEFINE_VALIDATE = InterfaceDefineFlags.VALIDATE
 VIR_INTERFACE_XML_INACTIVE = InterfaceXMLFlags.INACTIVE
 VIR_KEYCODE_SET_LINUX = KeycodeSet.LINUX
@@ -2479,6 +2604,7 @@ VIR_KEYCODE_SET_XT_KBD = KeycodeSet.XT_KBD
 VIR_KEYCODE_SET_USB = KeycodeSet.USB
 VIR_KEYCODE_SET_WIN32 = KeycodeSet.WIN32
 VIR_KEYCODE_SET_QNUM = KeycodeSet.QNUM
+VIR_KEYCODE_SET_LAST = KeycodeSet.LAST
 VIR_DOMAIN_MEMORY_PARAM_INT = MemoryParameterType.INT
 VIR_DOMAIN_MEMORY_PARAM_UINT = MemoryParameterType.UINT
 VIR_DOMAIN_MEMORY_PARAM_LLONG = MemoryParameterType.LLONG
@@ -2490,16 +2616,20 @@ VIR_NWFILTER_DEFINE_VALIDATE = NWFilterDefineFlags.VALIDATE
 VIR_NETWORK_CREATE_VALIDATE = NetworkCreateFlags.VALIDATE
 VIR_NETWORK_DEFINE_VALIDATE = NetworkDefineFlags.VALIDATE
 VIR_NETWORK_EVENT_ID_LIFECYCLE = NetworkEventID.LIFECYCLE
+VIR_NETWORK_EVENT_ID_LAST = NetworkEventID.LAST
 VIR_NETWORK_EVENT_DEFINED = NetworkEventLifecycleType.DEFINED
 VIR_NETWORK_EVENT_UNDEFINED = NetworkEventLifecycleType.UNDEFINED
 VIR_NETWORK_EVENT_STARTED = NetworkEventLifecycleType.STARTED
 VIR_NETWORK_EVENT_STOPPED = NetworkEventLifecycleType.STOPPED
+VIR_NETWORK_EVENT_LAST = NetworkEventLifecycleType.LAST
 VIR_NETWORK_PORT_CREATE_RECLAIM = NetworkPortCreateFlags.RECLAIM
 VIR_NETWORK_PORT_CREATE_VALIDATE = NetworkPortCreateFlags.VALIDATE
 VIR_NETWORK_UPDATE_COMMAND_NONE = NetworkUpdateCommand.NONE
 VIR_NETWORK_UPDATE_COMMAND_MODIFY = NetworkUpdateCommand.MODIFY
 VIR_NETWORK_UPDATE_COMMAND_DELETE = NetworkUpdateCommand.DELETE
+VIR_NETWORK_UPDATE_COMMAND_ADD_LAST = NetworkUpdateCommand.ADD_LAST
 VIR_NETWORK_UPDATE_COMMAND_ADD_FIRST = NetworkUpdateCommand.ADD_FIRST
+VIR_NETWORK_UPDATE_COMMAND_LAST = NetworkUpdateCommand.LAST
 VIR_NETWORK_UPDATE_AFFECT_CURRENT = NetworkUpdateFlags.CURRENT
 VIR_NETWORK_UPDATE_AFFECT_LIVE = NetworkUpdateFlags.LIVE
 VIR_NETWORK_UPDATE_AFFECT_CONFIG = NetworkUpdateFlags.CONFIG
@@ -2516,6 +2646,7 @@ VIR_NETWORK_SECTION_PORTGROUP = NetworkUpdateSection.PORTGROUP
 VIR_NETWORK_SECTION_DNS_HOST = NetworkUpdateSection.DNS_HOST
 VIR_NETWORK_SECTION_DNS_TXT = NetworkUpdateSection.DNS_TXT
 VIR_NETWORK_SECTION_DNS_SRV = NetworkUpdateSection.DNS_SRV
+VIR_NETWORK_SECTION_LAST = NetworkUpdateSection.LAST
 VIR_NETWORK_XML_INACTIVE = NetworkXMLFlags.INACTIVE
 VIR_NODE_ALLOC_PAGES_ADD = NodeAllocPagesFlags.ADD
 VIR_NODE_ALLOC_PAGES_SET = NodeAllocPagesFlags.SET
@@ -2523,15 +2654,18 @@ VIR_NODE_DEVICE_CREATE_XML_VALIDATE = NodeDeviceCreateXMLFlags.VALIDATE
 VIR_NODE_DEVICE_DEFINE_XML_VALIDATE = NodeDeviceDefineXMLFlags.VALIDATE
 VIR_NODE_DEVICE_EVENT_ID_LIFECYCLE = NodeDeviceEventID.LIFECYCLE
 VIR_NODE_DEVICE_EVENT_ID_UPDATE = NodeDeviceEventID.UPDATE
+VIR_NODE_DEVICE_EVENT_ID_LAST = NodeDeviceEventID.LAST
 VIR_NODE_DEVICE_EVENT_CREATED = NodeDeviceEventLifecycleType.CREATED
 VIR_NODE_DEVICE_EVENT_DELETED = NodeDeviceEventLifecycleType.DELETED
 VIR_NODE_DEVICE_EVENT_DEFINED = NodeDeviceEventLifecycleType.DEFINED
 VIR_NODE_DEVICE_EVENT_UNDEFINED = NodeDeviceEventLifecycleType.UNDEFINED
+VIR_NODE_DEVICE_EVENT_LAST = NodeDeviceEventLifecycleType.LAST
 VIR_NODE_CPU_STATS_ALL_CPUS = NodeGetCPUStatsAllCPUs.CPUS
 VIR_NODE_MEMORY_STATS_ALL_CELLS = NodeGetMemoryStatsAllCells.CELLS
 VIR_NODE_SUSPEND_TARGET_MEM = NodeSuspendTarget.MEM
 VIR_NODE_SUSPEND_TARGET_DISK = NodeSuspendTarget.DISK
 VIR_NODE_SUSPEND_TARGET_HYBRID = NodeSuspendTarget.HYBRID
+VIR_NODE_SUSPEND_TARGET_LAST = NodeSuspendTarget.LAST
 VIR_DOMAIN_SCHED_FIELD_INT = SchedParameterType.INT
 VIR_DOMAIN_SCHED_FIELD_UINT = SchedParameterType.UINT
 VIR_DOMAIN_SCHED_FIELD_LLONG = SchedParameterType.LLONG
@@ -2541,14 +2675,17 @@ VIR_DOMAIN_SCHED_FIELD_BOOLEAN = SchedParameterType.BOOLEAN
 VIR_SECRET_DEFINE_VALIDATE = SecretDefineFlags.VALIDATE
 VIR_SECRET_EVENT_ID_LIFECYCLE = SecretEventID.LIFECYCLE
 VIR_SECRET_EVENT_ID_VALUE_CHANGED = SecretEventID.VALUE_CHANGED
+VIR_SECRET_EVENT_ID_LAST = SecretEventID.LAST
 VIR_SECRET_EVENT_DEFINED = SecretEventLifecycleType.DEFINED
 VIR_SECRET_EVENT_UNDEFINED = SecretEventLifecycleType.UNDEFINED
+VIR_SECRET_EVENT_LAST = SecretEventLifecycleType.LAST
 VIR_SECRET_USAGE_TYPE_NONE = SecretUsageType.NONE
 VIR_SECRET_USAGE_TYPE_VOLUME = SecretUsageType.VOLUME
 VIR_SECRET_USAGE_TYPE_CEPH = SecretUsageType.CEPH
 VIR_SECRET_USAGE_TYPE_ISCSI = SecretUsageType.ISCSI
 VIR_SECRET_USAGE_TYPE_TLS = SecretUsageType.TLS
 VIR_SECRET_USAGE_TYPE_VTPM = SecretUsageType.VTPM
+VIR_SECRET_USAGE_TYPE_LAST = SecretUsageType.LAST
 VIR_STORAGE_POOL_BUILD_NEW = StoragePoolBuildFlags.NEW
 VIR_STORAGE_POOL_BUILD_REPAIR = StoragePoolBuildFlags.REPAIR
 VIR_STORAGE_POOL_BUILD_RESIZE = StoragePoolBuildFlags.RESIZE
@@ -2563,17 +2700,20 @@ VIR_STORAGE_POOL_DELETE_NORMAL = StoragePoolDeleteFlags.NORMAL
 VIR_STORAGE_POOL_DELETE_ZEROED = StoragePoolDeleteFlags.ZEROED
 VIR_STORAGE_POOL_EVENT_ID_LIFECYCLE = StoragePoolEventID.LIFECYCLE
 VIR_STORAGE_POOL_EVENT_ID_REFRESH = StoragePoolEventID.REFRESH
+VIR_STORAGE_POOL_EVENT_ID_LAST = StoragePoolEventID.LAST
 VIR_STORAGE_POOL_EVENT_DEFINED = StoragePoolEventLifecycleType.DEFINED
 VIR_STORAGE_POOL_EVENT_UNDEFINED = StoragePoolEventLifecycleType.UNDEFINED
 VIR_STORAGE_POOL_EVENT_STARTED = StoragePoolEventLifecycleType.STARTED
 VIR_STORAGE_POOL_EVENT_STOPPED = StoragePoolEventLifecycleType.STOPPED
 VIR_STORAGE_POOL_EVENT_CREATED = StoragePoolEventLifecycleType.CREATED
 VIR_STORAGE_POOL_EVENT_DELETED = StoragePoolEventLifecycleType.DELETED
+VIR_STORAGE_POOL_EVENT_LAST = StoragePoolEventLifecycleType.LAST
 VIR_STORAGE_POOL_INACTIVE = StoragePoolState.INACTIVE
 VIR_STORAGE_POOL_BUILDING = StoragePoolState.BUILDING
 VIR_STORAGE_POOL_RUNNING = StoragePoolState.RUNNING
 VIR_STORAGE_POOL_DEGRADED = StoragePoolState.DEGRADED
 VIR_STORAGE_POOL_INACCESSIBLE = StoragePoolState.INACCESSIBLE
+VIR_STORAGE_POOL_STATE_LAST = StoragePoolState.LAST
 VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA = StorageVolCreateFlags.PREALLOC_METADATA
 VIR_STORAGE_VOL_CREATE_REFLINK = StorageVolCreateFlags.REFLINK
 VIR_STORAGE_VOL_CREATE_VALIDATE = StorageVolCreateFlags.VALIDATE
@@ -2592,6 +2732,7 @@ VIR_STORAGE_VOL_DIR = StorageVolType.DIR
 VIR_STORAGE_VOL_NETWORK = StorageVolType.NETWORK
 VIR_STORAGE_VOL_NETDIR = StorageVolType.NETDIR
 VIR_STORAGE_VOL_PLOOP = StorageVolType.PLOOP
+VIR_STORAGE_VOL_LAST = StorageVolType.LAST
 VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM = StorageVolUploadFlags.STREAM
 VIR_STORAGE_VOL_WIPE_ALG_ZERO = StorageVolWipeAlgorithm.ZERO
 VIR_STORAGE_VOL_WIPE_ALG_NNSA = StorageVolWipeAlgorithm.NNSA
@@ -2603,6 +2744,7 @@ VIR_STORAGE_VOL_WIPE_ALG_PFITZNER7 = StorageVolWipeAlgorithm.PFITZNER7
 VIR_STORAGE_VOL_WIPE_ALG_PFITZNER33 = StorageVolWipeAlgorithm.PFITZNER33
 VIR_STORAGE_VOL_WIPE_ALG_RANDOM = StorageVolWipeAlgorithm.RANDOM
 VIR_STORAGE_VOL_WIPE_ALG_TRIM = StorageVolWipeAlgorithm.TRIM
+VIR_STORAGE_VOL_WIPE_ALG_LAST = StorageVolWipeAlgorithm.LAST
 VIR_STORAGE_XML_INACTIVE = StorageXMLFlags.INACTIVE
 VIR_STREAM_EVENT_READABLE = StreamEventType.READABLE
 VIR_STREAM_EVENT_WRITABLE = StreamEventType.WRITABLE
@@ -2618,11 +2760,13 @@ VIR_TYPED_PARAM_ULLONG = TypedParameterType.ULLONG
 VIR_TYPED_PARAM_DOUBLE = TypedParameterType.DOUBLE
 VIR_TYPED_PARAM_BOOLEAN = TypedParameterType.BOOLEAN
 VIR_TYPED_PARAM_STRING = TypedParameterType.STRING
+VIR_TYPED_PARAM_LAST = TypedParameterType.LAST
 VIR_VCPU_INFO_CPU_UNAVAILABLE = VcpuHostCpuState.UNAVAILABLE
 VIR_VCPU_INFO_CPU_OFFLINE = VcpuHostCpuState.OFFLINE
 VIR_VCPU_OFFLINE = VcpuState.OFFLINE
 VIR_VCPU_RUNNING = VcpuState.RUNNING
 VIR_VCPU_BLOCKED = VcpuState.BLOCKED
+VIR_VCPU_LAST = VcpuState.LAST
 
 # libvirt's named constants that are not enum members (typed-parameter
 # field names, buffer sizes).
@@ -3047,13 +3191,16 @@ VIR_NAMES = frozenset((
     'VIR_CONNECT_CLOSE_REASON_EOF',
     'VIR_CONNECT_CLOSE_REASON_ERROR',
     'VIR_CONNECT_CLOSE_REASON_KEEPALIVE',
+    'VIR_CONNECT_CLOSE_REASON_LAST',
     'VIR_CONNECT_COMPARE_CPU_FAIL_INCOMPATIBLE',
     'VIR_CONNECT_COMPARE_CPU_VALIDATE_XML',
     'VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_REASON_CHANNEL',
     'VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_REASON_DOMAIN_STARTED',
+    'VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_REASON_LAST',
     'VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_REASON_UNKNOWN',
     'VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED',
     'VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_DISCONNECTED',
+    'VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_LAST',
     'VIR_CONNECT_DOMAIN_QEMU_MONITOR_EVENT_REGISTER_NOCASE',
     'VIR_CONNECT_DOMAIN_QEMU_MONITOR_EVENT_REGISTER_REGEX',
     'VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE',
@@ -3153,12 +3300,14 @@ VIR_NAMES = frozenset((
     'VIR_CPU_COMPARE_ERROR',
     'VIR_CPU_COMPARE_IDENTICAL',
     'VIR_CPU_COMPARE_INCOMPATIBLE',
+    'VIR_CPU_COMPARE_LAST',
     'VIR_CPU_COMPARE_SUPERSET',
     'VIR_CRED_AUTHNAME',
     'VIR_CRED_CNONCE',
     'VIR_CRED_ECHOPROMPT',
     'VIR_CRED_EXTERNAL',
     'VIR_CRED_LANGUAGE',
+    'VIR_CRED_LAST',
     'VIR_CRED_NOECHOPROMPT',
     'VIR_CRED_PASSPHRASE',
     'VIR_CRED_REALM',
@@ -3193,6 +3342,7 @@ VIR_NAMES = frozenset((
     'VIR_DOMAIN_BLKIO_PARAM_ULLONG',
     'VIR_DOMAIN_BLKIO_WEIGHT',
     'VIR_DOMAIN_BLOCKED',
+    'VIR_DOMAIN_BLOCKED_LAST',
     'VIR_DOMAIN_BLOCKED_UNKNOWN',
     'VIR_DOMAIN_BLOCK_COMMIT_ACTIVE',
     'VIR_DOMAIN_BLOCK_COMMIT_BANDWIDTH_BYTES',
@@ -3232,12 +3382,14 @@ VIR_NAMES = frozenset((
     'VIR_DOMAIN_BLOCK_JOB_COMPLETED',
     'VIR_DOMAIN_BLOCK_JOB_FAILED',
     'VIR_DOMAIN_BLOCK_JOB_INFO_BANDWIDTH_BYTES',
+    'VIR_DOMAIN_BLOCK_JOB_LAST',
     'VIR_DOMAIN_BLOCK_JOB_READY',
     'VIR_DOMAIN_BLOCK_JOB_SPEED_BANDWIDTH_BYTES',
     'VIR_DOMAIN_BLOCK_JOB_TYPE_ACTIVE_COMMIT',
     'VIR_DOMAIN_BLOCK_JOB_TYPE_BACKUP',
     'VIR_DOMAIN_BLOCK_JOB_TYPE_COMMIT',
     'VIR_DOMAIN_BLOCK_JOB_TYPE_COPY',
+    'VIR_DOMAIN_BLOCK_JOB_TYPE_LAST',
     'VIR_DOMAIN_BLOCK_JOB_TYPE_PULL',
     'VIR_DOMAIN_BLOCK_JOB_TYPE_UNKNOWN',
     'VIR_DOMAIN_BLOCK_PULL_BANDWIDTH_BYTES',
@@ -3277,15 +3429,18 @@ VIR_NAMES = frozenset((
     'VIR_DOMAIN_CONSOLE_SAFE',
     'VIR_DOMAIN_CONTROL_ERROR',
     'VIR_DOMAIN_CONTROL_ERROR_REASON_INTERNAL',
+    'VIR_DOMAIN_CONTROL_ERROR_REASON_LAST',
     'VIR_DOMAIN_CONTROL_ERROR_REASON_MONITOR',
     'VIR_DOMAIN_CONTROL_ERROR_REASON_NONE',
     'VIR_DOMAIN_CONTROL_ERROR_REASON_UNKNOWN',
     'VIR_DOMAIN_CONTROL_JOB',
+    'VIR_DOMAIN_CONTROL_LAST',
     'VIR_DOMAIN_CONTROL_OCCUPIED',
     'VIR_DOMAIN_CONTROL_OK',
     'VIR_DOMAIN_CORE_DUMP_FORMAT_KDUMP_LZO',
     'VIR_DOMAIN_CORE_DUMP_FORMAT_KDUMP_SNAPPY',
     'VIR_DOMAIN_CORE_DUMP_FORMAT_KDUMP_ZLIB',
+    'VIR_DOMAIN_CORE_DUMP_FORMAT_LAST',
     'VIR_DOMAIN_CORE_DUMP_FORMAT_RAW',
     'VIR_DOMAIN_CORE_DUMP_FORMAT_WIN_DMP',
     'VIR_DOMAIN_CPU_STATS_CPUTIME',
@@ -3293,6 +3448,7 @@ VIR_NAMES = frozenset((
     'VIR_DOMAIN_CPU_STATS_USERTIME',
     'VIR_DOMAIN_CPU_STATS_VCPUTIME',
     'VIR_DOMAIN_CRASHED',
+    'VIR_DOMAIN_CRASHED_LAST',
     'VIR_DOMAIN_CRASHED_PANICKED',
     'VIR_DOMAIN_CRASHED_UNKNOWN',
     'VIR_DOMAIN_DEFINE_VALIDATE',
@@ -3303,31 +3459,38 @@ VIR_NAMES = frozenset((
     'VIR_DOMAIN_DEVICE_MODIFY_CURRENT',
     'VIR_DOMAIN_DEVICE_MODIFY_FORCE',
     'VIR_DOMAIN_DEVICE_MODIFY_LIVE',
+    'VIR_DOMAIN_DIRTYRATE_LAST',
     'VIR_DOMAIN_DIRTYRATE_MEASURED',
     'VIR_DOMAIN_DIRTYRATE_MEASURING',
     'VIR_DOMAIN_DIRTYRATE_MODE_DIRTY_BITMAP',
     'VIR_DOMAIN_DIRTYRATE_MODE_DIRTY_RING',
     'VIR_DOMAIN_DIRTYRATE_MODE_PAGE_SAMPLING',
     'VIR_DOMAIN_DIRTYRATE_UNSTARTED',
+    'VIR_DOMAIN_DISK_ERROR_LAST',
     'VIR_DOMAIN_DISK_ERROR_NONE',
     'VIR_DOMAIN_DISK_ERROR_NO_SPACE',
     'VIR_DOMAIN_DISK_ERROR_UNSPEC',
     'VIR_DOMAIN_EVENT_CRASHED',
     'VIR_DOMAIN_EVENT_CRASHED_CRASHLOADED',
+    'VIR_DOMAIN_EVENT_CRASHED_LAST',
     'VIR_DOMAIN_EVENT_CRASHED_PANICKED',
     'VIR_DOMAIN_EVENT_DEFINED',
     'VIR_DOMAIN_EVENT_DEFINED_ADDED',
     'VIR_DOMAIN_EVENT_DEFINED_FROM_SNAPSHOT',
+    'VIR_DOMAIN_EVENT_DEFINED_LAST',
     'VIR_DOMAIN_EVENT_DEFINED_RENAMED',
     'VIR_DOMAIN_EVENT_DEFINED_UPDATED',
+    'VIR_DOMAIN_EVENT_DISK_CHANGE_LAST',
     'VIR_DOMAIN_EVENT_DISK_CHANGE_MISSING_ON_START',
     'VIR_DOMAIN_EVENT_DISK_DROP_MISSING_ON_START',
     'VIR_DOMAIN_EVENT_GRAPHICS_ADDRESS_IPV4',
     'VIR_DOMAIN_EVENT_GRAPHICS_ADDRESS_IPV6',
+    'VIR_DOMAIN_EVENT_GRAPHICS_ADDRESS_LAST',
     'VIR_DOMAIN_EVENT_GRAPHICS_ADDRESS_UNIX',
     'VIR_DOMAIN_EVENT_GRAPHICS_CONNECT',
     'VIR_DOMAIN_EVENT_GRAPHICS_DISCONNECT',
     'VIR_DOMAIN_EVENT_GRAPHICS_INITIALIZE',
+    'VIR_DOMAIN_EVENT_GRAPHICS_LAST',
     'VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE',
     'VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE',
     'VIR_DOMAIN_EVENT_ID_BLOCK_JOB',
@@ -3342,6 +3505,7 @@ VIR_NAMES = frozenset((
     'VIR_DOMAIN_EVENT_ID_IO_ERROR',
     'VIR_DOMAIN_EVENT_ID_IO_ERROR_REASON',
     'VIR_DOMAIN_EVENT_ID_JOB_COMPLETED',
+    'VIR_DOMAIN_EVENT_ID_LAST',
     'VIR_DOMAIN_EVENT_ID_LIFECYCLE',
     'VIR_DOMAIN_EVENT_ID_MEMORY_DEVICE_SIZE_CHANGE',
     'VIR_DOMAIN_EVENT_ID_MEMORY_FAILURE',
@@ -3355,20 +3519,26 @@ VIR_NAMES = frozenset((
     'VIR_DOMAIN_EVENT_ID_TRAY_CHANGE',
     'VIR_DOMAIN_EVENT_ID_TUNABLE',
     'VIR_DOMAIN_EVENT_ID_WATCHDOG',
+    'VIR_DOMAIN_EVENT_IO_ERROR_LAST',
     'VIR_DOMAIN_EVENT_IO_ERROR_NONE',
     'VIR_DOMAIN_EVENT_IO_ERROR_PAUSE',
     'VIR_DOMAIN_EVENT_IO_ERROR_REPORT',
+    'VIR_DOMAIN_EVENT_LAST',
     'VIR_DOMAIN_EVENT_MEMORY_FAILURE_ACTION_FATAL',
     'VIR_DOMAIN_EVENT_MEMORY_FAILURE_ACTION_IGNORE',
     'VIR_DOMAIN_EVENT_MEMORY_FAILURE_ACTION_INJECT',
+    'VIR_DOMAIN_EVENT_MEMORY_FAILURE_ACTION_LAST',
     'VIR_DOMAIN_EVENT_MEMORY_FAILURE_ACTION_RESET',
     'VIR_DOMAIN_EVENT_MEMORY_FAILURE_RECIPIENT_GUEST',
     'VIR_DOMAIN_EVENT_MEMORY_FAILURE_RECIPIENT_HYPERVISOR',
+    'VIR_DOMAIN_EVENT_MEMORY_FAILURE_RECIPIENT_LAST',
     'VIR_DOMAIN_EVENT_PMSUSPENDED',
     'VIR_DOMAIN_EVENT_PMSUSPENDED_DISK',
+    'VIR_DOMAIN_EVENT_PMSUSPENDED_LAST',
     'VIR_DOMAIN_EVENT_PMSUSPENDED_MEMORY',
     'VIR_DOMAIN_EVENT_RESUMED',
     'VIR_DOMAIN_EVENT_RESUMED_FROM_SNAPSHOT',
+    'VIR_DOMAIN_EVENT_RESUMED_LAST',
     'VIR_DOMAIN_EVENT_RESUMED_MIGRATED',
     'VIR_DOMAIN_EVENT_RESUMED_POSTCOPY',
     'VIR_DOMAIN_EVENT_RESUMED_POSTCOPY_FAILED',
@@ -3377,9 +3547,11 @@ VIR_NAMES = frozenset((
     'VIR_DOMAIN_EVENT_SHUTDOWN_FINISHED',
     'VIR_DOMAIN_EVENT_SHUTDOWN_GUEST',
     'VIR_DOMAIN_EVENT_SHUTDOWN_HOST',
+    'VIR_DOMAIN_EVENT_SHUTDOWN_LAST',
     'VIR_DOMAIN_EVENT_STARTED',
     'VIR_DOMAIN_EVENT_STARTED_BOOTED',
     'VIR_DOMAIN_EVENT_STARTED_FROM_SNAPSHOT',
+    'VIR_DOMAIN_EVENT_STARTED_LAST',
     'VIR_DOMAIN_EVENT_STARTED_MIGRATED',
     'VIR_DOMAIN_EVENT_STARTED_RESTORED',
     'VIR_DOMAIN_EVENT_STARTED_WAKEUP',
@@ -3388,6 +3560,7 @@ VIR_NAMES = frozenset((
     'VIR_DOMAIN_EVENT_STOPPED_DESTROYED',
     'VIR_DOMAIN_EVENT_STOPPED_FAILED',
     'VIR_DOMAIN_EVENT_STOPPED_FROM_SNAPSHOT',
+    'VIR_DOMAIN_EVENT_STOPPED_LAST',
     'VIR_DOMAIN_EVENT_STOPPED_MIGRATED',
     'VIR_DOMAIN_EVENT_STOPPED_SAVED',
     'VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN',
@@ -3395,6 +3568,7 @@ VIR_NAMES = frozenset((
     'VIR_DOMAIN_EVENT_SUSPENDED_API_ERROR',
     'VIR_DOMAIN_EVENT_SUSPENDED_FROM_SNAPSHOT',
     'VIR_DOMAIN_EVENT_SUSPENDED_IOERROR',
+    'VIR_DOMAIN_EVENT_SUSPENDED_LAST',
     'VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED',
     'VIR_DOMAIN_EVENT_SUSPENDED_PAUSED',
     'VIR_DOMAIN_EVENT_SUSPENDED_POSTCOPY',
@@ -3402,12 +3576,15 @@ VIR_NAMES = frozenset((
     'VIR_DOMAIN_EVENT_SUSPENDED_RESTORED',
     'VIR_DOMAIN_EVENT_SUSPENDED_WATCHDOG',
     'VIR_DOMAIN_EVENT_TRAY_CHANGE_CLOSE',
+    'VIR_DOMAIN_EVENT_TRAY_CHANGE_LAST',
     'VIR_DOMAIN_EVENT_TRAY_CHANGE_OPEN',
     'VIR_DOMAIN_EVENT_UNDEFINED',
+    'VIR_DOMAIN_EVENT_UNDEFINED_LAST',
     'VIR_DOMAIN_EVENT_UNDEFINED_REMOVED',
     'VIR_DOMAIN_EVENT_UNDEFINED_RENAMED',
     'VIR_DOMAIN_EVENT_WATCHDOG_DEBUG',
     'VIR_DOMAIN_EVENT_WATCHDOG_INJECTNMI',
+    'VIR_DOMAIN_EVENT_WATCHDOG_LAST',
     'VIR_DOMAIN_EVENT_WATCHDOG_NONE',
     'VIR_DOMAIN_EVENT_WATCHDOG_PAUSE',
     'VIR_DOMAIN_EVENT_WATCHDOG_POWEROFF',
@@ -3426,6 +3603,7 @@ VIR_NAMES = frozenset((
     'VIR_DOMAIN_GUEST_INFO_USERS',
     'VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT',
     'VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP',
+    'VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LAST',
     'VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE',
     'VIR_DOMAIN_IOTHREAD_POLL_GROW',
     'VIR_DOMAIN_IOTHREAD_POLL_MAX_NS',
@@ -3454,6 +3632,7 @@ VIR_NAMES = frozenset((
     'VIR_DOMAIN_JOB_DOWNTIME_NET',
     'VIR_DOMAIN_JOB_ERRMSG',
     'VIR_DOMAIN_JOB_FAILED',
+    'VIR_DOMAIN_JOB_LAST',
     'VIR_DOMAIN_JOB_MEMORY_BPS',
     'VIR_DOMAIN_JOB_MEMORY_CONSTANT',
     'VIR_DOMAIN_JOB_MEMORY_DIRTY_RATE',
@@ -3469,6 +3648,7 @@ VIR_NAMES = frozenset((
     'VIR_DOMAIN_JOB_OPERATION',
     'VIR_DOMAIN_JOB_OPERATION_BACKUP',
     'VIR_DOMAIN_JOB_OPERATION_DUMP',
+    'VIR_DOMAIN_JOB_OPERATION_LAST',
     'VIR_DOMAIN_JOB_OPERATION_MIGRATION_IN',
     'VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT',
     'VIR_DOMAIN_JOB_OPERATION_RESTORE',
@@ -3486,6 +3666,7 @@ VIR_NAMES = frozenset((
     'VIR_DOMAIN_JOB_TIME_ELAPSED_NET',
     'VIR_DOMAIN_JOB_TIME_REMAINING',
     'VIR_DOMAIN_JOB_UNBOUNDED',
+    'VIR_DOMAIN_LAST',
     'VIR_DOMAIN_LAUNCH_SECURITY_SEV_API_MAJOR',
     'VIR_DOMAIN_LAUNCH_SECURITY_SEV_API_MINOR',
     'VIR_DOMAIN_LAUNCH_SECURITY_SEV_BUILD_ID',
@@ -3497,10 +3678,12 @@ VIR_NAMES = frozenset((
     'VIR_DOMAIN_LIFECYCLE_ACTION_COREDUMP_DESTROY',
     'VIR_DOMAIN_LIFECYCLE_ACTION_COREDUMP_RESTART',
     'VIR_DOMAIN_LIFECYCLE_ACTION_DESTROY',
+    'VIR_DOMAIN_LIFECYCLE_ACTION_LAST',
     'VIR_DOMAIN_LIFECYCLE_ACTION_PRESERVE',
     'VIR_DOMAIN_LIFECYCLE_ACTION_RESTART',
     'VIR_DOMAIN_LIFECYCLE_ACTION_RESTART_RENAME',
     'VIR_DOMAIN_LIFECYCLE_CRASH',
+    'VIR_DOMAIN_LIFECYCLE_LAST',
     'VIR_DOMAIN_LIFECYCLE_POWEROFF',
     'VIR_DOMAIN_LIFECYCLE_REBOOT',
     'VIR_DOMAIN_MEMORY_FAILURE_ACTION_REQUIRED',
@@ -3519,6 +3702,7 @@ VIR_NAMES = frozenset((
     'VIR_DOMAIN_MEMORY_STAT_DISK_CACHES',
     'VIR_DOMAIN_MEMORY_STAT_HUGETLB_PGALLOC',
     'VIR_DOMAIN_MEMORY_STAT_HUGETLB_PGFAIL',
+    'VIR_DOMAIN_MEMORY_STAT_LAST',
     'VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE',
     'VIR_DOMAIN_MEMORY_STAT_MAJOR_FAULT',
     'VIR_DOMAIN_MEMORY_STAT_MINOR_FAULT',
@@ -3537,12 +3721,15 @@ VIR_NAMES = frozenset((
     'VIR_DOMAIN_MESSAGE_TAINTING',
     'VIR_DOMAIN_METADATA_DESCRIPTION',
     'VIR_DOMAIN_METADATA_ELEMENT',
+    'VIR_DOMAIN_METADATA_LAST',
     'VIR_DOMAIN_METADATA_TITLE',
     'VIR_DOMAIN_MIGRATE_MAX_SPEED_POSTCOPY',
     'VIR_DOMAIN_NONE',
     'VIR_DOMAIN_NOSTATE',
+    'VIR_DOMAIN_NOSTATE_LAST',
     'VIR_DOMAIN_NOSTATE_UNKNOWN',
     'VIR_DOMAIN_NUMATUNE_MEM_INTERLEAVE',
+    'VIR_DOMAIN_NUMATUNE_MEM_LAST',
     'VIR_DOMAIN_NUMATUNE_MEM_PREFERRED',
     'VIR_DOMAIN_NUMATUNE_MEM_RESTRICTIVE',
     'VIR_DOMAIN_NUMATUNE_MEM_STRICT',
@@ -3555,6 +3742,7 @@ VIR_NAMES = frozenset((
     'VIR_DOMAIN_PAUSED_DUMP',
     'VIR_DOMAIN_PAUSED_FROM_SNAPSHOT',
     'VIR_DOMAIN_PAUSED_IOERROR',
+    'VIR_DOMAIN_PAUSED_LAST',
     'VIR_DOMAIN_PAUSED_MIGRATION',
     'VIR_DOMAIN_PAUSED_POSTCOPY',
     'VIR_DOMAIN_PAUSED_POSTCOPY_FAILED',
@@ -3566,7 +3754,9 @@ VIR_NAMES = frozenset((
     'VIR_DOMAIN_PAUSED_USER',
     'VIR_DOMAIN_PAUSED_WATCHDOG',
     'VIR_DOMAIN_PMSUSPENDED',
+    'VIR_DOMAIN_PMSUSPENDED_DISK_LAST',
     'VIR_DOMAIN_PMSUSPENDED_DISK_UNKNOWN',
+    'VIR_DOMAIN_PMSUSPENDED_LAST',
     'VIR_DOMAIN_PMSUSPENDED_UNKNOWN',
     'VIR_DOMAIN_PROCESS_SIGNAL_ABRT',
     'VIR_DOMAIN_PROCESS_SIGNAL_ALRM',
@@ -3578,6 +3768,7 @@ VIR_NAMES = frozenset((
     'VIR_DOMAIN_PROCESS_SIGNAL_ILL',
     'VIR_DOMAIN_PROCESS_SIGNAL_INT',
     'VIR_DOMAIN_PROCESS_SIGNAL_KILL',
+    'VIR_DOMAIN_PROCESS_SIGNAL_LAST',
     'VIR_DOMAIN_PROCESS_SIGNAL_NOP',
     'VIR_DOMAIN_PROCESS_SIGNAL_PIPE',
     'VIR_DOMAIN_PROCESS_SIGNAL_POLL',
@@ -3650,6 +3841,7 @@ VIR_NAMES = frozenset((
     'VIR_DOMAIN_RUNNING_BOOTED',
     'VIR_DOMAIN_RUNNING_CRASHED',
     'VIR_DOMAIN_RUNNING_FROM_SNAPSHOT',
+    'VIR_DOMAIN_RUNNING_LAST',
     'VIR_DOMAIN_RUNNING_MIGRATED',
     'VIR_DOMAIN_RUNNING_MIGRATION_CANCELED',
     'VIR_DOMAIN_RUNNING_POSTCOPY',
@@ -3692,6 +3884,7 @@ VIR_NAMES = frozenset((
     'VIR_DOMAIN_SHUTDOWN_DEFAULT',
     'VIR_DOMAIN_SHUTDOWN_GUEST_AGENT',
     'VIR_DOMAIN_SHUTDOWN_INITCTL',
+    'VIR_DOMAIN_SHUTDOWN_LAST',
     'VIR_DOMAIN_SHUTDOWN_PARAVIRT',
     'VIR_DOMAIN_SHUTDOWN_SIGNAL',
     'VIR_DOMAIN_SHUTDOWN_UNKNOWN',
@@ -3702,6 +3895,7 @@ VIR_NAMES = frozenset((
     'VIR_DOMAIN_SHUTOFF_DESTROYED',
     'VIR_DOMAIN_SHUTOFF_FAILED',
     'VIR_DOMAIN_SHUTOFF_FROM_SNAPSHOT',
+    'VIR_DOMAIN_SHUTOFF_LAST',
     'VIR_DOMAIN_SHUTOFF_MIGRATED',
     'VIR_DOMAIN_SHUTOFF_SAVED',
     'VIR_DOMAIN_SHUTOFF_SHUTDOWN',
@@ -3825,6 +4019,7 @@ VIR_NAMES = frozenset((
     'VIR_ERR_CPU_INCOMPATIBLE',
     'VIR_ERR_DBUS_SERVICE',
     'VIR_ERR_DEVICE_MISSING',
+    'VIR_ERR_DOMAIN_LAST',
     'VIR_ERR_DOM_EXIST',
     'VIR_ERR_DRIVER_FULL',
     'VIR_ERR_ERROR',
@@ -3888,6 +4083,7 @@ VIR_NAMES = frozenset((
     'VIR_ERR_NO_TARGET',
     'VIR_ERR_NO_XEN',
     'VIR_ERR_NO_XENSTORE',
+    'VIR_ERR_NUMBER_LAST',
     'VIR_ERR_OK',
     'VIR_ERR_OPEN_FAILED',
     'VIR_ERR_OPERATION_ABORTED',
@@ -3998,9 +4194,11 @@ VIR_NAMES = frozenset((
     'VIR_INTERFACE_XML_INACTIVE',
     'VIR_IP_ADDR_TYPE_IPV4',
     'VIR_IP_ADDR_TYPE_IPV6',
+    'VIR_IP_ADDR_TYPE_LAST',
     'VIR_KEYCODE_SET_ATSET1',
     'VIR_KEYCODE_SET_ATSET2',
     'VIR_KEYCODE_SET_ATSET3',
+    'VIR_KEYCODE_SET_LAST',
     'VIR_KEYCODE_SET_LINUX',
     'VIR_KEYCODE_SET_OSX',
     'VIR_KEYCODE_SET_QNUM',
@@ -4054,7 +4252,9 @@ VIR_NAMES = frozenset((
     'VIR_NETWORK_CREATE_VALIDATE',
     'VIR_NETWORK_DEFINE_VALIDATE',
     'VIR_NETWORK_EVENT_DEFINED',
+    'VIR_NETWORK_EVENT_ID_LAST',
     'VIR_NETWORK_EVENT_ID_LIFECYCLE',
+    'VIR_NETWORK_EVENT_LAST',
     'VIR_NETWORK_EVENT_STARTED',
     'VIR_NETWORK_EVENT_STOPPED',
     'VIR_NETWORK_EVENT_UNDEFINED',
@@ -4078,13 +4278,16 @@ VIR_NAMES = frozenset((
     'VIR_NETWORK_SECTION_IP',
     'VIR_NETWORK_SECTION_IP_DHCP_HOST',
     'VIR_NETWORK_SECTION_IP_DHCP_RANGE',
+    'VIR_NETWORK_SECTION_LAST',
     'VIR_NETWORK_SECTION_NONE',
     'VIR_NETWORK_SECTION_PORTGROUP',
     'VIR_NETWORK_UPDATE_AFFECT_CONFIG',
     'VIR_NETWORK_UPDATE_AFFECT_CURRENT',
     'VIR_NETWORK_UPDATE_AFFECT_LIVE',
     'VIR_NETWORK_UPDATE_COMMAND_ADD_FIRST',
+    'VIR_NETWORK_UPDATE_COMMAND_ADD_LAST',
     'VIR_NETWORK_UPDATE_COMMAND_DELETE',
+    'VIR_NETWORK_UPDATE_COMMAND_LAST',
     'VIR_NETWORK_UPDATE_COMMAND_MODIFY',
     'VIR_NETWORK_UPDATE_COMMAND_NONE',
     'VIR_NETWORK_XML_INACTIVE',
@@ -4103,8 +4306,10 @@ VIR_NAMES = frozenset((
     'VIR_NODE_DEVICE_EVENT_CREATED',
     'VIR_NODE_DEVICE_EVENT_DEFINED',
     'VIR_NODE_DEVICE_EVENT_DELETED',
+    'VIR_NODE_DEVICE_EVENT_ID_LAST',
     'VIR_NODE_DEVICE_EVENT_ID_LIFECYCLE',
     'VIR_NODE_DEVICE_EVENT_ID_UPDATE',
+    'VIR_NODE_DEVICE_EVENT_LAST',
     'VIR_NODE_DEVICE_EVENT_UNDEFINED',
     'VIR_NODE_MEMORY_SHARED_FULL_SCANS',
     'VIR_NODE_MEMORY_SHARED_MERGE_ACROSS_NODES',
@@ -4129,6 +4334,7 @@ VIR_NAMES = frozenset((
     'VIR_NODE_SEV_REDUCED_PHYS_BITS',
     'VIR_NODE_SUSPEND_TARGET_DISK',
     'VIR_NODE_SUSPEND_TARGET_HYBRID',
+    'VIR_NODE_SUSPEND_TARGET_LAST',
     'VIR_NODE_SUSPEND_TARGET_MEM',
     'VIR_NWFILTER_BINDING_CREATE_VALIDATE',
     'VIR_NWFILTER_DEFINE_VALIDATE',
@@ -4156,11 +4362,14 @@ VIR_NAMES = frozenset((
     'VIR_PERF_PARAM_TASK_CLOCK',
     'VIR_SECRET_DEFINE_VALIDATE',
     'VIR_SECRET_EVENT_DEFINED',
+    'VIR_SECRET_EVENT_ID_LAST',
     'VIR_SECRET_EVENT_ID_LIFECYCLE',
     'VIR_SECRET_EVENT_ID_VALUE_CHANGED',
+    'VIR_SECRET_EVENT_LAST',
     'VIR_SECRET_EVENT_UNDEFINED',
     'VIR_SECRET_USAGE_TYPE_CEPH',
     'VIR_SECRET_USAGE_TYPE_ISCSI',
+    'VIR_SECRET_USAGE_TYPE_LAST',
     'VIR_SECRET_USAGE_TYPE_NONE',
     'VIR_SECRET_USAGE_TYPE_TLS',
     'VIR_SECRET_USAGE_TYPE_VOLUME',
@@ -4182,14 +4391,17 @@ VIR_NAMES = frozenset((
     'VIR_STORAGE_POOL_EVENT_CREATED',
     'VIR_STORAGE_POOL_EVENT_DEFINED',
     'VIR_STORAGE_POOL_EVENT_DELETED',
+    'VIR_STORAGE_POOL_EVENT_ID_LAST',
     'VIR_STORAGE_POOL_EVENT_ID_LIFECYCLE',
     'VIR_STORAGE_POOL_EVENT_ID_REFRESH',
+    'VIR_STORAGE_POOL_EVENT_LAST',
     'VIR_STORAGE_POOL_EVENT_STARTED',
     'VIR_STORAGE_POOL_EVENT_STOPPED',
     'VIR_STORAGE_POOL_EVENT_UNDEFINED',
     'VIR_STORAGE_POOL_INACCESSIBLE',
     'VIR_STORAGE_POOL_INACTIVE',
     'VIR_STORAGE_POOL_RUNNING',
+    'VIR_STORAGE_POOL_STATE_LAST',
     'VIR_STORAGE_VOL_BLOCK',
     'VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA',
     'VIR_STORAGE_VOL_CREATE_REFLINK',
@@ -4201,6 +4413,7 @@ VIR_NAMES = frozenset((
     'VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM',
     'VIR_STORAGE_VOL_FILE',
     'VIR_STORAGE_VOL_GET_PHYSICAL',
+    'VIR_STORAGE_VOL_LAST',
     'VIR_STORAGE_VOL_NETDIR',
     'VIR_STORAGE_VOL_NETWORK',
     'VIR_STORAGE_VOL_PLOOP',
@@ -4212,6 +4425,7 @@ VIR_NAMES = frozenset((
     'VIR_STORAGE_VOL_WIPE_ALG_BSI',
     'VIR_STORAGE_VOL_WIPE_ALG_DOD',
     'VIR_STORAGE_VOL_WIPE_ALG_GUTMANN',
+    'VIR_STORAGE_VOL_WIPE_ALG_LAST',
     'VIR_STORAGE_VOL_WIPE_ALG_NNSA',
     'VIR_STORAGE_VOL_WIPE_ALG_PFITZNER33',
     'VIR_STORAGE_VOL_WIPE_ALG_PFITZNER7',
@@ -4230,6 +4444,7 @@ VIR_NAMES = frozenset((
     'VIR_TYPED_PARAM_DOUBLE',
     'VIR_TYPED_PARAM_FIELD_LENGTH',
     'VIR_TYPED_PARAM_INT',
+    'VIR_TYPED_PARAM_LAST',
     'VIR_TYPED_PARAM_LLONG',
     'VIR_TYPED_PARAM_STRING',
     'VIR_TYPED_PARAM_STRING_OKAY',
@@ -4238,6 +4453,7 @@ VIR_NAMES = frozenset((
     'VIR_VCPU_BLOCKED',
     'VIR_VCPU_INFO_CPU_OFFLINE',
     'VIR_VCPU_INFO_CPU_UNAVAILABLE',
+    'VIR_VCPU_LAST',
     'VIR_VCPU_OFFLINE',
     'VIR_VCPU_RUNNING',
     'VIR_WAR_NO_INTERFACE',

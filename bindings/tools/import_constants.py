@@ -23,20 +23,27 @@ def py_class_name(c_type: str) -> str:
     return c_type[3:] if c_type.startswith("vir") else c_type
 
 
-def member_names(names: list[str]) -> dict[str, str]:
-    """Shortest member names that stay valid identifiers and unique inside one enum."""
+def member_names(names: list[str], values: list[int]) -> dict[str, str]:
+    """Shortest member names that stay valid identifiers and unique inside one enum.
+
+    The common prefix is taken over the real members; *_LAST sentinels (whose spelling
+    sometimes strays from the enum's prefix, e.g. VIR_ERR_DOMAIN_LAST) are named LAST.
+    """
     if all(n.startswith(("VIR_ERR_", "VIR_WAR_")) for n in names) and len(names) > 3:
         return {n: n[len("VIR_ERR_"):] if n.startswith("VIR_ERR_") else n[4:] for n in names}
-    if len(names) == 1:
-        parts = names[0].split("_")
+    top = max(values)
+    real = [n for n, v in zip(names, values) if not (n.endswith("_LAST") and v == top)] or names
+    out = {n: "LAST" for n in names if n not in real}
+    if len(real) == 1:
+        parts = real[0].split("_")
         short = parts[-1]
-        return {names[0]: short if short[:1].isalpha() else "_".join(parts[-2:])}
-    split = [n.split("_") for n in names]
+        out[real[0]] = short if short[:1].isalpha() else "_".join(parts[-2:])
+        return out
+    split = [n.split("_") for n in real]
     common = 0
     while all(len(p) > common + 1 for p in split) and len({p[common] for p in split}) == 1:
         common += 1
-    out = {}
-    for n, p in zip(names, split):
+    for n, p in zip(real, split):
         k = common
         while k > 0 and not p[k][:1].isalpha():
             k -= 1
@@ -58,8 +65,6 @@ def main(api_dir: str) -> None:
             continue
         root = ET.parse(path).getroot()
         for e in root.iter("enum"):
-            if e.get("name", "").endswith("_LAST"):
-                continue  # deprecated sentinels; libvirt-python does not export them either
             pending.append((e.get("type", ""), e.get("name", ""), e.get("value", "0")))
         for m in root.iter("macro"):
             name = m.get("name", "")
@@ -81,7 +86,7 @@ def main(api_dir: str) -> None:
         members = sorted(enums[c_type], key=lambda m: (m[1], m[0]))
         values = [v for _, v in members]
         kind = "flags" if c_type.endswith(FLAG_SUFFIXES) and min(values) >= 0 else "enum"
-        short = member_names([n for n, _ in members])
+        short = member_names([n for n, _ in members], [v for _, v in members])
         print()
         print(f"[enum.{c_type}]")
         print(f"py = {toml_str(py_class_name(c_type))}")
