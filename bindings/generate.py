@@ -13,6 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bindings.gen import capi, constants, drivers, lvapi, pyapi, types  # noqa: E402
+from bindings.gen import wire  # noqa: E402
 from bindings.gen.common import ROOT  # noqa: E402
 
 TARGETS = {
@@ -22,6 +23,7 @@ TARGETS = {
     "pyvirt/_api.py": pyapi.render,
     "pyvirt/libvirt.py": lvapi.render,
     "pyvirt/capi.py": capi.render,
+    "pyvirt/rpc/procedures.py": wire.render,
 }
 
 
