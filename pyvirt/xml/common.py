@@ -1,0 +1,112 @@
+"""Pieces shared by the domain parser and formatter: device addresses, aliases, orders.
+
+Device addresses follow libvirt's virDomainDeviceAddressParseXML /
+virDomainDeviceInfoFormat: PCI numbers are read with base 0 (0x.. hex, 0.. octal) and
+written as domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'; drive
+addresses are written controller/bus/target/unit in decimal; other address types are
+kept as written.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..constants import ErrorDomain, ErrorNumber
+from ..errors import error, libvirtError, lookup
+from .domain_model import Address, Attrs
+from .props import enum_attr, uint_attr, xml_error
+from .text import RawElement, escape, raw
+
+__all__ = [
+    "parse_address", "format_address", "ADDRESS_TYPES", "fail", "attrs_of", "format_attrs",
+    "order_attrs", "merge_ranked", "DEVICE_INFO_RANK",
+]
+
+# virDomainDeviceAddressType names (9.0), "none" excluded
+ADDRESS_TYPES = frozenset((
+    "pci", "drive", "virtio-serial", "ccid", "usb", "spapr-vio", "virtio-s390", "ccw",
+    "virtio-mmio", "isa", "dimm", "unassigned",
+))
+
+# Children every device may carry (virDomainDeviceInfoFormat), after its own children.
+DEVICE_INFO_RANK = {"boot": 90, "alias": 91, "master": 92, "rom": 93, "acpi": 94,
+                    "address": 95}
+
+_PCI_LIMITS = (("domain", 0xFFFF), ("bus", 0xFF), ("slot", 0x1F), ("function", 7))
+
+
+def fail(code: int, origin: int, message: str, str1: str | None = None) -> libvirtError:
+    """An error whose message libvirt builds without one of errors.py's templates."""
+    return lookup(code)(message, code=code, domain=origin, str1=str1 or message,
+                        str2=message if str1 else None)
+
+
+def attrs_of(el: Any, skip: frozenset[str]) -> Attrs:
+    """The element's attributes other than `skip`, as written."""
+    return tuple((k, v) for k, v in el.attrib.items() if k not in skip)
+
+
+def order_attrs(attrs: Attrs, order: dict[str, int]) -> Attrs:
+    """Attributes in libvirt's order for the element; unknown ones after, as written."""
+    if len(attrs) < 2:
+        return attrs
+    big = len(order)
+    return tuple(sorted(attrs, key=lambda kv: order.get(kv[0], big)))
+
+
+def format_attrs(attrs: Attrs) -> str:
+    return "".join(f" {k}='{escape(v)}'" for k, v in attrs)
+
+
+def merge_ranked(parts: list[tuple[float, str]], extra: list[RawElement],
+                 rank: dict[str, float], indent: str) -> str:
+    """Interleave formatted children with verbatim ones at libvirt's position by name."""
+    if extra:
+        default = 89.0  # unknown children: after the device's own, before device info
+        parts = parts + [(rank.get(r.tag, default), r.format(indent)) for r in extra]
+        parts.sort(key=lambda p: p[0])
+    return "".join(p[1] for p in parts)
+
+
+def parse_address(el: Any) -> Address:
+    """An <address> element (virDomainDeviceAddressParseXML)."""
+    atype = el.get("type")
+    if atype is None:
+        raise xml_error(ErrorDomain.DOMAIN, "No type specified for device address")
+    if atype not in ADDRESS_TYPES:
+        raise error(ErrorNumber.CONFIG_UNSUPPORTED, ErrorDomain.DOMAIN,
+                    f"unknown address type '{atype}'")
+    if atype == "pci":
+        vals = []
+        for name, limit in _PCI_LIMITS:
+            v = uint_attr(el, name, base=0)
+            v = 0 if v is None else v
+            if v > limit:
+                # virPCIDeviceAddressIsValid's wording (VIR_FROM_NONE)
+                raise xml_error(ErrorDomain.NONE, f"Invalid PCI address {name}='0x{v:x}', "
+                                f"must be <= 0x{limit:X}")
+            vals.append(v)
+        mf = enum_attr(el, "multifunction", ("on", "off"))
+        return Address("pci", vals[0], vals[1], vals[2], vals[3], mf,
+                       extra=[raw(c) for c in el if isinstance(c.tag, str)])
+    if atype == "drive":
+        c = uint_attr(el, "controller")
+        b = uint_attr(el, "bus")
+        t = uint_attr(el, "target")
+        u = uint_attr(el, "unit")
+        return Address("drive", bus=b or 0, controller=c or 0, target=t or 0, unit=u or 0)
+    return Address(atype, attrs=tuple((k, v) for k, v in el.attrib.items() if k != "type"))
+
+
+def format_address(a: Address, indent: str) -> str:
+    if a.type == "pci":
+        mf = f" multifunction='{a.multifunction}'" if a.multifunction else ""
+        head = (f"{indent}<address type='pci' domain='0x{a.domain:04x}' bus='0x{a.bus:02x}' "
+                f"slot='0x{a.slot:02x}' function='0x{a.function:x}'{mf}")
+        if a.extra:
+            inner = "".join(r.format(indent + "  ") for r in a.extra)
+            return f"{head}>\n{inner}{indent}</address>\n"
+        return head + "/>\n"
+    if a.type == "drive":
+        return (f"{indent}<address type='drive' controller='{a.controller}' bus='{a.bus}' "
+                f"target='{a.target}' unit='{a.unit}'/>\n")
+    return f"{indent}<address type='{a.type}'{format_attrs(a.attrs)}/>\n"
