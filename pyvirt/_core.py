@@ -1,0 +1,276 @@
+"""Picks the C core (pyvirt._core_c) or its pure-Python twins, and wraps the C side.
+
+Modelled on psycopg's `_cmodule.py` / `pq.__impl__`: PYVIRT_IMPL=c or =python chooses
+strictly (c requested but unusable: ImportError saying why); unset, the C core is
+used when it imports and matches this source tree, else the twins, silently, with the
+reason kept in `c_unavailable_reason`.  `__impl__` says which one is in use.
+
+This is the only module that knows the C module exists.  Its wrappers are thin: they
+pass buffers and fds to C, check return codes, and turn failures into exceptions with
+error_from_code().  Both implementations of each hot path satisfy one Protocol
+(pyvirt._twins.abc), and get_impl() hands out either, so tests can run both.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import struct
+import threading
+import warnings
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Callable
+
+from ._twins import evpoll as _py_evpoll
+from ._twins import fastxml as _py_fastxml
+from ._twins.abc import (EV_BATCH, EV_HANDLE, EV_MAX_ENTRIES, EV_MAX_FD, EV_TIMER, FX_MAX_ATTRS,
+                         FX_MAX_DEPTH, FX_MAX_DOC, FX_MAX_NAME, FX_MAX_NSDECL, READY_STRIDE,
+                         DomainSummary, FastParseError, FastXML, FxReason, Poller,
+                         error_from_code)
+from .constants import ErrorDomain, ErrorNumber
+from .errors import error
+
+__all__ = [
+    "__impl__", "c_unavailable_reason", "available_impls", "get_impl", "Impl",
+    "parse_domain_summary", "new_poller", "DomainSummary", "FastParseError", "FastXML",
+    "Poller", "error_from_code", "IMPL_ENV",
+]
+
+IMPL_ENV = "PYVIRT_IMPL"
+
+# (C name, expected value): the compiled module must agree with pyvirt/_twins/abc.py, or
+# it was built from other sources (a stale .so) and is not safe to use.
+_C_CONSTANTS = {
+    "PV_FX_MAX_DOC": FX_MAX_DOC, "PV_FX_MAX_DEPTH": FX_MAX_DEPTH, "PV_FX_MAX_NAME": FX_MAX_NAME,
+    "PV_FX_MAX_ATTRS": FX_MAX_ATTRS, "PV_FX_MAX_NSDECL": FX_MAX_NSDECL,
+    "PV_FX_E_NOSPACE": FxReason.NOSPACE, "PV_EV_BATCH": EV_BATCH, "PV_EV_MAX_FD": EV_MAX_FD,
+    "PV_EV_MAX_ENTRIES": EV_MAX_ENTRIES, "PV_EV_TIMER": EV_TIMER, "PV_EV_HANDLE": EV_HANDLE,
+}
+# struct pv_fx_domain, field by field: 5 spans (off, len), memory_value, memory_kib,
+# current_memory_kib, vcpu, present, reason, field, err_offset.  Native alignment.
+_FX_RES = struct.Struct("@10I3Q4IQ")
+
+
+def _load_c() -> tuple[ModuleType | None, str | None]:
+    try:
+        from . import _core_c  # type: ignore[attr-defined]
+    except ImportError as e:
+        return None, f"pyvirt._core_c is not importable ({e}); build it with " \
+                     "`python setup.py build_ext --inplace`"
+    lib, ffi = _core_c.lib, _core_c.ffi
+    for name, want in _C_CONSTANTS.items():
+        got = getattr(lib, name, None)
+        if got != want:
+            return None, f"pyvirt._core_c is stale: {name} is {got}, expected {want}; rebuild it"
+    if ffi.sizeof("struct pv_fx_domain") != _FX_RES.size or \
+            ffi.sizeof("struct pv_ev_ready") != 4 * READY_STRIDE:
+        return None, "pyvirt._core_c is stale: struct layouts differ; rebuild it"
+    return _core_c, None
+
+
+_requested = os.environ.get(IMPL_ENV, "").strip().lower()
+if _requested not in ("", "c", "python"):
+    raise ImportError(f"{IMPL_ENV}={_requested!r}: expected 'c' or 'python' (or unset)")
+
+_c: ModuleType | None
+c_unavailable_reason: str | None
+if _requested == "python":
+    _c, c_unavailable_reason = None, f"{IMPL_ENV}=python"
+else:
+    _c, c_unavailable_reason = _load_c()
+    if _c is None and _requested == "c":
+        raise ImportError(f"{IMPL_ENV}=c but the C core cannot be used: {c_unavailable_reason}")
+
+__impl__: str = "c" if _c is not None else "python"
+
+
+# ---- C: XML fast-parse ----
+
+class CFastXML:
+    """FastXML on csrc/fastxml.c.  Per-thread output buffers (cffi drops the GIL)."""
+
+    def __init__(self, c: ModuleType) -> None:
+        self._ffi, self._lib = c.ffi, c.lib
+        self._tls = threading.local()
+
+    def _buffers(self, n: int) -> tuple[Any, int, Any, Any]:
+        st = getattr(self._tls, "st", None)
+        if st is None or st[1] < n:
+            cap = max(4096, min(n, FX_MAX_DOC))
+            res = self._ffi.new("struct pv_fx_domain *")
+            st = (self._ffi.new("char[]", cap), cap, res, self._ffi.buffer(res))
+            self._tls.st = st
+        return st
+
+    def parse_domain_summary(self, data: bytes | str) -> DomainSummary:
+        if type(data) is not bytes:
+            data = _py_fastxml.as_utf8(data)
+        n = len(data)
+        out, cap, res, resbuf = self._buffers(n)
+        rc = self._lib.pv_fx_parse_domain(data, n, out, cap, res)
+        (t_off, t_len, n_off, n_len, u_off, u_len, mu_off, mu_len, o_off, o_len, mem_v, mem_kib,
+         cur_kib, vcpu, present, reason, field, err_off) = _FX_RES.unpack_from(resbuf)
+        if rc < 0:
+            raise error_from_code(rc, "fast-parse", parse=(reason, err_off, field))
+        raw = self._ffi.unpack(out, rc)
+        return DomainSummary(
+            name=raw[n_off:n_off + n_len].decode(),
+            uuid=raw[u_off:u_off + u_len].decode() if present & 1 else None,
+            type=raw[t_off:t_off + t_len].decode(),
+            memory_kib=mem_kib, memory_value=mem_v,
+            memory_unit=raw[mu_off:mu_off + mu_len].decode() if present & 2 else "KiB",
+            current_memory_kib=cur_kib if present & 4 else None,
+            vcpu=vcpu, os_type=raw[o_off:o_off + o_len].decode())
+
+
+# ---- C: event-loop poller ----
+
+def _closed_error() -> Exception:
+    return error(ErrorNumber.INTERNAL_ERROR, ErrorDomain.EVENT, "the event loop is closed")
+
+
+class CPoller:
+    """Poller on csrc/evpoll.c: one pv_ev_loop, freed by close().
+
+    close() may run while another thread is blocked in run_once() (it interrupts and
+    waits for it); it must not race the other calls.  A poller garbage-collected while
+    open warns (ResourceWarning), as uvloop's handles do.
+    """
+
+    def __init__(self, c: ModuleType) -> None:
+        self._ffi, self._lib = c.ffi, c.lib
+        pp = self._ffi.new("pv_ev_loop **")
+        rc = self._lib.pv_ev_new(pp)
+        if rc < 0:
+            raise error_from_code(rc, "cannot create the event loop", ErrorDomain.EVENT)
+        self._loop: Any = pp[0]
+        self._buf = self._ffi.new("struct pv_ev_ready[]", EV_BATCH)
+        self._ints = self._ffi.cast("int32_t *", self._buf)
+        self._run_lock = threading.Lock()
+
+    @property
+    def closed(self) -> bool:
+        return self._loop is None
+
+    def _l(self) -> Any:
+        loop = self._loop
+        if loop is None:
+            raise _closed_error()
+        return loop
+
+    def _check(self, rc: int, what: str) -> int:
+        if rc < 0:
+            raise error_from_code(rc, what, ErrorDomain.EVENT)
+        return rc
+
+    def add_handle(self, fd: int, events: int) -> int:
+        return self._check(self._lib.pv_ev_add_handle(self._l(), fd, events),
+                           f"cannot watch fd {fd}")
+
+    def update_handle(self, watch: int, events: int) -> bool:
+        rc = self._lib.pv_ev_update_handle(self._l(), watch, events)
+        return rc != -errno.ENOENT and self._check(rc, f"cannot update watch {watch}") == 0
+
+    def remove_handle(self, watch: int) -> bool:
+        rc = self._lib.pv_ev_remove_handle(self._l(), watch)
+        return rc != -errno.ENOENT and self._check(rc, f"cannot remove watch {watch}") == 0
+
+    def add_timeout(self, ms: int) -> int:
+        return self._check(self._lib.pv_ev_add_timeout(self._l(), ms), "cannot add a timer")
+
+    def update_timeout(self, timer: int, ms: int) -> bool:
+        rc = self._lib.pv_ev_update_timeout(self._l(), timer, ms)
+        return rc != -errno.ENOENT and self._check(rc, f"cannot update timer {timer}") == 0
+
+    def remove_timeout(self, timer: int) -> bool:
+        rc = self._lib.pv_ev_remove_timeout(self._l(), timer)
+        return rc != -errno.ENOENT and self._check(rc, f"cannot remove timer {timer}") == 0
+
+    def next_timeout(self) -> int:
+        return self._check(self._lib.pv_ev_next_timeout(self._l()), "cannot compute timeout")
+
+    def set_clock(self, now_ms: int) -> None:
+        self._check(self._lib.pv_ev_set_clock(self._l(), now_ms), "cannot set the clock")
+
+    def count(self, kind: int) -> int:
+        return self._check(self._lib.pv_ev_count(self._l(), kind), "cannot count")
+
+    def interrupt(self) -> None:
+        self._check(self._lib.pv_ev_interrupt(self._l()), "cannot interrupt the event loop")
+
+    def run_once(self, max_wait_ms: int = -1) -> list[int]:
+        with self._run_lock:
+            loop = self._l()
+            n = self._lib.pv_ev_run_once(loop, max_wait_ms, self._buf, EV_BATCH)
+            if n <= 0:
+                if n == 0:
+                    return []
+                if n == -errno.EBUSY:
+                    raise error(ErrorNumber.INTERNAL_ERROR, ErrorDomain.EVENT,
+                                "another thread is already running this event loop")
+                self._check(n, "event loop wait failed")
+            # One call turns all records into Python ints: (kind, id, fd, events) * n.
+            ints: list[int] = self._ffi.unpack(self._ints, READY_STRIDE * n)
+            return ints
+
+    def close(self) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        self._lib.pv_ev_interrupt(loop)
+        with self._run_lock:
+            if self._loop is not None:
+                self._loop = None
+                self._lib.pv_ev_free(loop)
+
+    def __del__(self) -> None:
+        if getattr(self, "_loop", None) is not None:
+            warnings.warn(f"unclosed {type(self).__name__}", ResourceWarning, source=self)
+            self.close()
+
+
+# ---- selection ----
+
+@dataclass(frozen=True)
+class Impl:
+    """One implementation of every hot path."""
+
+    name: str
+    fastxml: FastXML
+    new_poller: Callable[[], Poller]
+
+
+_impls: dict[str, Impl] = {}
+
+
+def available_impls() -> tuple[str, ...]:
+    """The implementations usable here: ("c", "python") or ("python",)."""
+    c_ok = _c is not None or (_requested == "python" and _load_c()[0] is not None)
+    return ("c", "python") if c_ok else ("python",)
+
+
+def get_impl(name: str) -> Impl:
+    """The "c" or "python" implementation (tests use both; code uses the default)."""
+    impl = _impls.get(name)
+    if impl is not None:
+        return impl
+    if name == "python":
+        impl = Impl("python", _py_fastxml, _py_evpoll.PyPoller)
+    elif name == "c":
+        c = _c if _c is not None else _load_c()[0]
+        if c is None:
+            raise ImportError(f"the C core cannot be used: {c_unavailable_reason}")
+        impl = Impl("c", CFastXML(c), lambda: CPoller(c))
+    else:
+        raise ValueError(f"unknown implementation {name!r}: expected 'c' or 'python'")
+    _impls[name] = impl
+    return impl
+
+
+_default = get_impl(__impl__)
+parse_domain_summary: Callable[[bytes | str], DomainSummary] = \
+    _default.fastxml.parse_domain_summary
+"""Scan a domain XML for its hot fields (raises FastParseError: fall back to lxml)."""
+
+new_poller: Callable[[], Poller] = _default.new_poller
+"""A new, empty event-loop poller on the selected implementation."""

@@ -1,0 +1,232 @@
+"""What the C core and its pure-Python twins share: Protocols, result types, limits, errors.
+
+Like psycopg's `pq/abc.py`: both implementations of each hot path are typed against one
+Protocol here, and the numbers that must agree with csrc/*.h (limits, reason codes,
+record layouts) are defined once on the Python side here; tests/core checks them
+against the compiled module.
+"""
+from __future__ import annotations
+
+import errno as _errno
+import os
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..constants import ErrorDomain, ErrorNumber
+from ..errors import error, libvirtError
+
+__all__ = [
+    "DomainSummary", "FastParseError", "FastXML", "Poller", "error_from_code",
+    "FX_MAX_DOC", "FX_MAX_DEPTH", "FX_MAX_NAME", "FX_MAX_ATTRS", "FX_MAX_NSDECL",
+    "FxReason", "FxField", "EV_TIMER", "EV_HANDLE", "EV_READABLE", "EV_WRITABLE",
+    "EV_ERROR", "EV_HANGUP", "EV_MAX_FD", "EV_MAX_ENTRIES", "EV_BATCH", "READY_STRIDE",
+]
+
+# ---- fast XML parse (csrc/fastxml.h) ----
+
+FX_MAX_DOC = 4194304
+FX_MAX_DEPTH = 128
+FX_MAX_NAME = 1024
+FX_MAX_ATTRS = 64
+FX_MAX_NSDECL = 256
+
+
+class FxReason:
+    """enum pv_fx_reason: why a document was refused."""
+
+    OK = 0
+    TOO_BIG = 1
+    ENCODING = 2
+    CHAR = 3
+    TRUNCATED = 4
+    SYNTAX = 5
+    DTD = 6
+    XMLDECL = 7
+    NAME = 8
+    MISMATCH = 9
+    DEPTH = 10
+    LIMIT = 11
+    ATTR_DUP = 12
+    REFERENCE = 13
+    NAMESPACE = 14
+    NOT_DOMAIN = 15
+    EXTRA = 16
+    MISSING = 17
+    NUMBER = 18
+    UNIT = 19
+    OVERFLOW = 20
+    NOSPACE = 21
+
+
+class FxField:
+    """enum pv_fx_field: which field a semantic refusal is about."""
+
+    NONE = 0
+    TYPE = 1
+    NAME = 2
+    UUID = 3
+    MEMORY = 4
+    CURRENT_MEMORY = 5
+    VCPU = 6
+    OS_TYPE = 7
+
+
+_R = FxReason
+REASON_TEXT: dict[int, str] = {
+    _R.TOO_BIG: f"document larger than {FX_MAX_DOC} bytes",
+    _R.ENCODING: "input is not valid UTF-8",
+    _R.CHAR: "character not allowed in XML 1.0",
+    _R.TRUNCATED: "document ends prematurely",
+    _R.SYNTAX: "malformed markup",
+    _R.DTD: "DOCTYPE, entity and other declarations are not supported",
+    _R.XMLDECL: "bad or unsupported XML declaration (version 1.0, UTF-8 only)",
+    _R.NAME: f"bad or unsupported name (ASCII names of at most {FX_MAX_NAME} bytes)",
+    _R.MISMATCH: "end tag does not match its start tag",
+    _R.DEPTH: f"elements nested deeper than {FX_MAX_DEPTH}",
+    _R.LIMIT: (f"more than {FX_MAX_ATTRS} attributes on an element or "
+               f"{FX_MAX_NSDECL} namespace declarations in scope"),
+    _R.ATTR_DUP: "attribute given twice",
+    _R.REFERENCE: "unknown entity or bad character reference",
+    _R.NAMESPACE: "undeclared prefix or unsupported namespace declaration",
+    _R.NOT_DOMAIN: "root element is not <domain> in no namespace",
+    _R.EXTRA: "content after the root element",
+    _R.MISSING: "missing {field}",
+    _R.NUMBER: "{field} is not a decimal number",
+    _R.UNIT: "unknown unit for {field}",
+    _R.OVERFLOW: "{field} is too large",
+    _R.NOSPACE: "internal error: output buffer too small",
+}
+
+FIELD_TEXT: dict[int, str] = {
+    FxField.NONE: "field", FxField.TYPE: "domain type attribute", FxField.NAME: "<name>",
+    FxField.UUID: "<uuid>", FxField.MEMORY: "<memory>",
+    FxField.CURRENT_MEMORY: "<currentMemory>", FxField.VCPU: "<vcpu>",
+    FxField.OS_TYPE: "<os><type>",
+}
+
+
+class FastParseError(ValueError):
+    """The fast parser refused a document; fall back to a full (lxml) parse.
+
+    A refusal is not a verdict on the document: the fast parser refuses everything
+    outside the XML subset it handles (see csrc/fastxml.c).  `reason` is an FxReason,
+    `offset` the byte where it was detected, `field` an FxField for semantic refusals.
+    """
+
+    def __init__(self, reason: int, offset: int = 0, field: int = FxField.NONE) -> None:
+        self.reason = reason
+        self.offset = offset
+        self.field = field
+        text = REASON_TEXT.get(reason, f"unknown reason {reason}")
+        text = text.format(field=FIELD_TEXT.get(field, "field"))
+        super().__init__(f"cannot fast-parse domain XML: {text} (at byte {offset})")
+
+    def __reduce__(self) -> tuple[type[FastParseError], tuple[int, int, int]]:
+        return (type(self), (self.reason, self.offset, self.field))
+
+
+@dataclass(frozen=True, slots=True)
+class DomainSummary:
+    """The hot fields of a domain XML, as libvirt would read them.
+
+    memory_value/memory_unit are <memory> as written (unit "KiB" when not given);
+    memory_kib and current_memory_kib are converted with libvirt's unit rules and
+    rounded up to whole KiB.  uuid is the text as written (None when absent or empty),
+    vcpu is 1 when <vcpu> is absent or empty, as in libvirt.
+    """
+
+    name: str
+    uuid: str | None
+    type: str
+    memory_kib: int
+    memory_value: int
+    memory_unit: str
+    current_memory_kib: int | None
+    vcpu: int
+    os_type: str
+
+
+class FastXML(Protocol):
+    """The XML fast-parse hot path."""
+
+    def parse_domain_summary(self, data: bytes | str) -> DomainSummary:
+        """Scan a domain XML; raise FastParseError when it is outside the subset."""
+        ...
+
+
+# ---- event-loop poller (csrc/evpoll.h) ----
+
+EV_TIMER = 1
+EV_HANDLE = 2
+EV_READABLE = 1
+EV_WRITABLE = 2
+EV_ERROR = 4
+EV_HANGUP = 8
+EV_MAX_FD = 1048576
+EV_MAX_ENTRIES = 1048576
+EV_BATCH = 256
+READY_STRIDE = 4    # run_once() returns flat (kind, id, fd, events) quadruples
+
+
+class Poller(Protocol):
+    """The event-loop polling hot path: watches, timers and one blocking step.
+
+    Semantics are documented in csrc/evpoll.h.  Unknown ids make update/remove return
+    False; system failures raise libvirtError (via error_from_code).
+    """
+
+    @property
+    def closed(self) -> bool: ...
+
+    def add_handle(self, fd: int, events: int) -> int: ...
+
+    def update_handle(self, watch: int, events: int) -> bool: ...
+
+    def remove_handle(self, watch: int) -> bool: ...
+
+    def add_timeout(self, ms: int) -> int: ...
+
+    def update_timeout(self, timer: int, ms: int) -> bool: ...
+
+    def remove_timeout(self, timer: int) -> bool: ...
+
+    def next_timeout(self) -> int: ...
+
+    def run_once(self, max_wait_ms: int = -1) -> list[int]:
+        """Wait, then return ready records as a flat list of READY_STRIDE ints each."""
+        ...
+
+    def interrupt(self) -> None: ...
+
+    def set_clock(self, now_ms: int) -> None: ...
+
+    def count(self, kind: int) -> int: ...
+
+    def close(self) -> None: ...
+
+
+# ---- errors ----
+
+_ERRNO_CODE = {
+    _errno.ENOMEM: ErrorNumber.NO_MEMORY,
+    _errno.EINVAL: ErrorNumber.INVALID_ARG,
+    _errno.EBUSY: ErrorNumber.OPERATION_INVALID,
+    _errno.ERANGE: ErrorNumber.INVALID_ARG,
+}
+
+
+def error_from_code(rc: int, what: str, domain: int = ErrorDomain.NONE, *,
+                    parse: tuple[int, int, int] | None = None) -> Exception:
+    """The exception for a C core result code `rc` (< 0, a negated errno).
+
+    `parse` = (reason, offset, field) marks a fast-parse refusal: FastParseError.
+    Otherwise a libvirtError as libvirt's virReportSystemError builds it: the errno in
+    int1 and "what: strerror" as the message, with a more specific code for ENOMEM,
+    EINVAL and EBUSY.
+    """
+    if parse is not None:
+        return FastParseError(*parse)
+    err = -rc
+    code = _ERRNO_CODE.get(err, ErrorNumber.SYSTEM_ERROR)
+    exc: libvirtError = error(code, domain, f"{what}: {os.strerror(err)}", int1=err)
+    return exc
