@@ -1,1 +1,53 @@
-"""pyvirt.xml: libvirt's config XML (domain, network, pool, volume, test node) <-> typed models."""
+"""pyvirt.xml: libvirt's config XML (domain, network, pool, volume, test node) <-> typed models.
+
+Parse functions are pure (text in, model out; libvirtError with libvirt's code, origin
+and message on bad input); `load_*` parse and apply the defaults a driver applies on
+define; `format_*` write libvirt's exact layout. Documents go through one safe parser
+(safe.parse_document): no DTDs, no entities, no network.
+"""
+from __future__ import annotations
+
+from .domain_format import format_domain
+from .domain_model import (
+    Address, CharDevDef, CharSource, ClockDef, ControllerDef, CPUDef, CPUFeatureDef,
+    DevicesDef, DiskDef, DomainDef, FeatureDef, GraphicsDef, GraphicsListen, InputDef,
+    InterfaceDef, LoaderDef, MemballoonDef, OSDef, RngDef, TimerDef, VideoDef,
+)
+from .domain_normalize import (
+    TEST_DEFAULTS, DomainDefaults, load_domain, normalize_domain, test_video_type,
+)
+from .domain_parse import parse_domain
+from .ids import new_mac, new_uuid, parse_mac, parse_uuid
+from .network import (
+    DHCPHost, DHCPRange, NetworkDef, NetworkForward, NetworkIP, format_network, load_network,
+    normalize_network, parse_network,
+)
+from .node import NodeDef, NodeDomain, NodeInfo, NodePool, load_node, parse_node
+from .safe import XMLKind, parse_document
+from .storage import (
+    Permissions, StoragePoolDef, StorageVolDef, format_pool, format_volume, load_pool,
+    normalize_pool, parse_pool, parse_volume, pool_test_defaults, volume_defaults,
+)
+from .text import RawElement
+from .units import memory_to_kib, scale_integer
+
+__all__ = [
+    # domains
+    "DomainDef", "OSDef", "LoaderDef", "FeatureDef", "CPUDef", "CPUFeatureDef", "ClockDef",
+    "TimerDef", "DevicesDef", "DiskDef", "ControllerDef", "InterfaceDef", "CharDevDef",
+    "CharSource", "InputDef", "GraphicsDef", "GraphicsListen", "VideoDef", "RngDef",
+    "MemballoonDef", "Address", "RawElement", "DomainDefaults", "TEST_DEFAULTS",
+    "test_video_type", "parse_domain", "format_domain", "normalize_domain", "load_domain",
+    # networks
+    "NetworkDef", "NetworkForward", "NetworkIP", "DHCPRange", "DHCPHost", "parse_network",
+    "format_network", "normalize_network", "load_network",
+    # storage
+    "StoragePoolDef", "StorageVolDef", "Permissions", "parse_pool", "format_pool",
+    "normalize_pool", "load_pool", "pool_test_defaults", "parse_volume", "format_volume",
+    "volume_defaults",
+    # test-driver node files
+    "NodeDef", "NodeInfo", "NodeDomain", "NodePool", "parse_node", "load_node",
+    # building blocks
+    "XMLKind", "parse_document", "parse_uuid", "new_uuid", "parse_mac", "new_mac",
+    "memory_to_kib", "scale_integer",
+]

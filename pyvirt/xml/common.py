@@ -14,11 +14,12 @@ from ..constants import ErrorDomain, ErrorNumber
 from ..errors import error, libvirtError, lookup
 from .domain_model import Address, Attrs
 from .props import enum_attr, uint_attr, xml_error
+from .order import UNKNOWN_CHILD
 from .text import RawElement, escape, raw
 
 __all__ = [
     "parse_address", "format_address", "ADDRESS_TYPES", "fail", "attrs_of", "format_attrs",
-    "order_attrs", "merge_ranked", "DEVICE_INFO_RANK",
+    "order_attrs", "merge_ranked",
 ]
 
 # virDomainDeviceAddressType names (9.0), "none" excluded
@@ -27,9 +28,6 @@ ADDRESS_TYPES = frozenset((
     "virtio-mmio", "isa", "dimm", "unassigned",
 ))
 
-# Children every device may carry (virDomainDeviceInfoFormat), after its own children.
-DEVICE_INFO_RANK = {"boot": 90, "alias": 91, "master": 92, "rom": 93, "acpi": 94,
-                    "address": 95}
 
 _PCI_LIMITS = (("domain", 0xFFFF), ("bus", 0xFF), ("slot", 0x1F), ("function", 7))
 
@@ -61,8 +59,7 @@ def merge_ranked(parts: list[tuple[float, str]], extra: list[RawElement],
                  rank: dict[str, float], indent: str) -> str:
     """Interleave formatted children with verbatim ones at libvirt's position by name."""
     if extra:
-        default = 89.0  # unknown children: after the device's own, before device info
-        parts = parts + [(rank.get(r.tag, default), r.format(indent)) for r in extra]
+        parts = parts + [(rank.get(r.tag, UNKNOWN_CHILD), r.format(indent)) for r in extra]
         parts.sort(key=lambda p: p[0])
     return "".join(p[1] for p in parts)
 

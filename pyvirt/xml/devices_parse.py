@@ -19,6 +19,10 @@ from .domain_model import (
     GraphicsListen, InputDef, InterfaceDef, MemballoonDef, RngDef, VideoDef,
 )
 from .ids import is_multicast, parse_mac
+from .order import (
+    BALLOON_RANK, CHR_RANK, CTRL_RANK, DEVICE_INFO_RANK, DEVICE_RANK, DISK_RANK, NET_RANK,
+    RNG_RANK, UNKNOWN_TOP, VIDEO_RANK, by_rank,
+)
 from .props import enum_attr, int_attr, missing_attr, tristate_bool, uint_attr, xml_error
 from .text import RawElement, content, raw
 from .units import parse_int
@@ -148,7 +152,7 @@ def _disk(el: Any) -> DiskDef:
             d.serial = content(c)
         elif t not in _DISK_CHILDREN_SEEN:
             extra.append(raw(c))
-    d.extra = extra
+    d.extra = by_rank(extra, DISK_RANK)
     d.alias, d.address, d.boot_order = _info(el)
     dev = target.get("dev") if target is not None else None
     if not dev:
@@ -183,7 +187,7 @@ def _controller(el: Any) -> ControllerDef:
     ctype = enum_attr(el, "type", CONTROLLER_TYPES) or "ide"
     index = int_attr(el, "index", nonnegative=True)
     alias, address, _ = _info(el)
-    extra = [raw(c) for c in el if c.tag not in ("alias", "address")]
+    extra = by_rank((raw(c) for c in el if c.tag not in ("alias", "address")), CTRL_RANK)
     return ControllerDef(ctype, index, el.get("model"),
                          attrs_of(el, frozenset(("type", "index", "model"))), alias, address,
                          extra)
@@ -241,7 +245,7 @@ def _interface(el: Any) -> InterfaceDef:
             n.model = m
         elif t not in _NET_CHILDREN_SEEN:
             extra.append(raw(c))
-    n.extra = extra
+    n.extra = by_rank(extra, NET_RANK)
     if ntype in ("network", "bridge", "direct"):
         key = {"network": "network", "bridge": "bridge", "direct": "dev"}[ntype]
         if source is None:
@@ -300,7 +304,7 @@ def _chardev(el: Any, kind: str) -> CharDevDef:
             ch.target_extra = [raw(x) for x in c]
         elif t not in ("alias", "address"):
             extra.append(raw(c))
-    ch.extra = extra
+    ch.extra = by_rank(extra, CHR_RANK)
     if ctype in _CHR_PATH_TYPES and not any(s.get("path") for s in ch.sources):
         raise error(ErrorNumber.INTERNAL_ERROR, D,
                     "Missing source path attribute for char device")
@@ -328,7 +332,8 @@ def _input(el: Any) -> InputDef:
         raise error(ErrorNumber.CONFIG_UNSUPPORTED, D, f"unknown input bus type '{bus}'")
     alias, address, _ = _info(el)
     return InputDef(itype, bus, attrs_of(el, frozenset(("type", "bus"))), alias, address,
-                    [raw(c) for c in el if c.tag not in ("alias", "address")])
+                    by_rank((raw(c) for c in el if c.tag not in ("alias", "address")),
+                            DEVICE_INFO_RANK))
 
 
 def _graphics(el: Any) -> GraphicsDef | RawElement:
@@ -395,7 +400,7 @@ def _video(el: Any) -> VideoDef:
             model = c
         elif c.tag not in ("alias", "address"):
             extra.append(raw(c))
-    v.extra = extra
+    v.extra = by_rank(extra, VIDEO_RANK)
     if model is not None:
         vtype = model.get("type")
         if vtype is not None and vtype not in VIDEO_TYPES:
@@ -417,7 +422,8 @@ def _memballoon(el: Any) -> MemballoonDef:
     assert model is not None
     alias, address, _ = _info(el)
     return MemballoonDef(model, attrs_of(el, frozenset(("model",))), alias, address,
-                         [raw(c) for c in el if c.tag not in ("alias", "address")])
+                         by_rank((raw(c) for c in el if c.tag not in ("alias", "address")),
+                                 BALLOON_RANK))
 
 
 def _rng(el: Any) -> RngDef:
@@ -435,7 +441,7 @@ def _rng(el: Any) -> RngDef:
             r.rate_period = uint_attr(c, "period")
         elif t not in ("alias", "address"):
             extra.append(raw(c))
-    r.extra = extra
+    r.extra = by_rank(extra, RNG_RANK)
     if backend is None:
         raise xml_error(D, "missing RNG device backend")
     bmodel = enum_attr(backend, "model", RNG_BACKENDS, required=True)
@@ -489,4 +495,6 @@ def parse_devices(el: Any) -> DevicesDef:
                 dv.emulator = content(c) or None
         elif isinstance(t, str):
             dv.other.append(raw(c))
+    if dv.other:
+        dv.other = by_rank(dv.other, DEVICE_RANK, UNKNOWN_TOP)
     return dv

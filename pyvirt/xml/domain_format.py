@@ -8,46 +8,19 @@ not yet normalised definition still gives well-formed, parseable XML.
 """
 from __future__ import annotations
 
-from .common import DEVICE_INFO_RANK, format_address, format_attrs, merge_ranked, order_attrs
+from .common import format_address, format_attrs, merge_ranked, order_attrs
+from .order import (
+    BALLOON_RANK, CHR_RANK, CPU_RANK, CTRL_RANK, DEVICE_INFO_RANK, DEVICE_RANK, DISK_RANK,
+    NET_RANK, OS_RANK, RNG_RANK, TOP_RANK, UNKNOWN_TOP, VIDEO_RANK,
+)
 from .domain_model import (
     Address, CharDevDef, ClockDef, ControllerDef, CPUDef, DiskDef, DomainDef, FeatureDef,
     GraphicsDef, InputDef, InterfaceDef, MemballoonDef, OSDef, RngDef, VideoDef,
 )
 from .text import RawElement, escape
 
-__all__ = ["format_domain", "TOP_RANK", "DEVICE_RANK"]
+__all__ = ["format_domain"]
 
-_TOP = (
-    "name", "uuid", "genid", "title", "description", "metadata", "maxMemory", "memory",
-    "currentMemory", "blkiotune", "memtune", "memoryBacking", "vcpu", "vcpus", "iothreads",
-    "iothreadids", "defaultiothread", "throttlegroups", "cputune", "numatune", "resource",
-    "sysinfo", "bootloader", "bootloader_args", "os", "idmap", "features", "cpu", "clock",
-    "on_poweroff", "on_reboot", "on_crash", "on_lockfailure", "pm", "perf", "devices",
-    "seclabel", "keywrap", "launchSecurity")
-TOP_RANK: dict[str, float] = {n: float(i) for i, n in enumerate(_TOP)}
-_DEV = (
-    "emulator", "disk", "controller", "lease", "filesystem", "interface", "smartcard",
-    "serial", "parallel", "console", "channel", "input", "tpm", "graphics", "sound", "audio",
-    "video", "hostdev", "redirdev", "redirfilter", "hub", "watchdog", "memballoon", "rng",
-    "panic", "shmem", "memory", "iommu", "vsock", "crypto")
-DEVICE_RANK: dict[str, float] = {n: float(i) for i, n in enumerate(_DEV)}
-_OS_RANK: dict[str, float] = {n: float(i) for i, n in enumerate((
-    "type", "firmware", "init", "initarg", "initenv", "initdir", "inituser", "initgroup",
-    "loader", "nvram", "kernel", "initrd", "cmdline", "dtb", "root", "acpi", "boot",
-    "bootmenu", "bios", "smbios"))}
-_DISK_RANK: dict[str, float] = {n: float(i) for i, n in enumerate((
-    "driver", "auth", "source", "backingStore", "backenddomain", "geometry", "blockio",
-    "mirror", "target", "iotune", "throttlefilters", "readonly", "shareable", "transient",
-    "serial", "wwn", "vendor", "product", "encryption"))} | DEVICE_INFO_RANK
-_NET_RANK: dict[str, float] = {n: float(i) for i, n in enumerate((
-    "mac", "source", "virtualport", "ip", "route", "script", "downscript", "backenddomain",
-    "target", "guest", "model", "driver", "backend", "filterref", "tune", "teaming", "link",
-    "mtu", "coalesce", "port", "bandwidth", "vlan"))} | DEVICE_INFO_RANK
-_CHR_RANK: dict[str, float] = {"source": 0, "protocol": 1, "log": 2, "target": 3} \
-    | DEVICE_INFO_RANK
-_CPU_RANK: dict[str, float] = {n: float(i) for i, n in enumerate((
-    "model", "vendor", "topology", "cache", "maxphysaddr", "feature", "numa"))}
-_CTRL_RANK: dict[str, float] = {"model": 0, "driver": 1, "target": 2} | DEVICE_INFO_RANK
 _LOADER_ORDER = {n: i for i, n in enumerate(("readonly", "secure", "type", "stateless",
                                              "format"))}
 _GENERATED_IFNAMES = ("vnet", "macvtap", "macvlan")
@@ -136,7 +109,7 @@ def _with_extra(head: str, mid: str, devices: str, extra: list[RawElement]) -> s
             pieces.append((TOP_RANK.get(tag, TOP_RANK[first]), len(pieces), chunk))
     pieces.append((TOP_RANK["devices"], len(pieces), devices))
     for r in extra:
-        pieces.append((TOP_RANK.get(r.tag, 99.0), len(pieces), r.format(I1)))
+        pieces.append((TOP_RANK.get(r.tag, UNKNOWN_TOP), len(pieces), r.format(I1)))
     pieces.sort(key=lambda t: (t[0], t[1]))
     return "".join(t[2] for t in pieces)
 
@@ -170,7 +143,7 @@ def _os(os: OSDef, out: list[str], bootloader: bool) -> None:
     extra = os.extra
     if bootloader:
         extra = [r for r in extra if r.tag not in ("bios",)]
-    out.append(merge_ranked(parts, extra, _OS_RANK, I2))
+    out.append(merge_ranked(parts, extra, OS_RANK, I2))
     out.append("  </os>\n")
 
 
@@ -209,7 +182,7 @@ def _cpu(cpu: CPUDef, out: list[str]) -> None:
                          f"cores='{cpu.cores}' threads='{cpu.threads}'/>\n"))
     for f in cpu.features:
         parts.append((5, f"{I2}<feature policy='{f.policy}' name='{escape(f.name)}'/>\n"))
-    children = merge_ranked(parts, cpu.extra, _CPU_RANK, I2)
+    children = merge_ranked(parts, cpu.extra, CPU_RANK, I2)
     if children:
         out.append(f"  <cpu{attrs}>\n{children}  </cpu>\n")
     elif attrs:
@@ -297,7 +270,7 @@ def _disk(dk: DiskDef, inactive: bool) -> str:
         p((14, f"{I3}<serial>{escape(dk.serial)}</serial>\n"))
     _info(dk.alias, dk.address, dk.boot_order, inactive, parts)
     head = f" type='{dk.type}' device='{dk.device}'{format_attrs(dk.attrs)}"
-    return _element(head, "disk", merge_ranked(parts, dk.extra, _DISK_RANK, I3))
+    return _element(head, "disk", merge_ranked(parts, dk.extra, DISK_RANK, I3))
 
 
 def _controller(c: ControllerDef, inactive: bool) -> str:
@@ -306,7 +279,7 @@ def _controller(c: ControllerDef, inactive: bool) -> str:
     idx = f" index='{c.index}'" if c.index is not None else ""
     model = f" model='{escape(c.model)}'" if c.model else ""
     head = f" type='{c.type}'{idx}{model}{format_attrs(c.attrs)}"
-    return _element(head, "controller", merge_ranked(parts, c.extra, _CTRL_RANK, I3))
+    return _element(head, "controller", merge_ranked(parts, c.extra, CTRL_RANK, I3))
 
 
 def _interface(n: InterfaceDef, inactive: bool) -> str:
@@ -337,7 +310,7 @@ def _interface(n: InterfaceDef, inactive: bool) -> str:
         p((10, f"{I3}<model type='{n.model}'/>\n"))
     _info(n.alias, n.address, n.boot_order, inactive, parts)
     head = f" type='{n.type}'{format_attrs(n.attrs)}"
-    return _element(head, "interface", merge_ranked(parts, n.extra, _NET_RANK, I3))
+    return _element(head, "interface", merge_ranked(parts, n.extra, NET_RANK, I3))
 
 
 def _chardev(ch: CharDevDef, inactive: bool, as_console: CharDevDef | None = None) -> str:
@@ -372,7 +345,7 @@ def _chardev(ch: CharDevDef, inactive: bool, as_console: CharDevDef | None = Non
     _info(ch.alias, ch.address, None, inactive, parts)
     tty = f" tty='{escape(ch.tty)}'" if ch.tty and live_pty else ""
     return _element(f" type='{ch.type}'{tty}", tag,
-                    merge_ranked(parts, ch.extra, _CHR_RANK, I3))
+                    merge_ranked(parts, ch.extra, CHR_RANK, I3))
 
 
 def _input(i: InputDef, inactive: bool) -> str:
@@ -449,8 +422,7 @@ def _video(v: VideoDef, inactive: bool) -> str:
     else:
         parts.append((1, f"{I3}<model{m}/>\n"))
     _info(v.alias, v.address, None, inactive, parts)
-    return _element("", "video", merge_ranked(parts, v.extra, {"driver": 0} | DEVICE_INFO_RANK,
-                                                I3))
+    return _element("", "video", merge_ranked(parts, v.extra, VIDEO_RANK, I3))
 
 
 def _rng(r: RngDef, inactive: bool) -> str:
@@ -468,15 +440,14 @@ def _rng(r: RngDef, inactive: bool) -> str:
         parts.append((1, f"{I3}<backend{attrs}/>\n"))
     _info(r.alias, r.address, None, inactive, parts)
     return _element(f" model='{r.model}'", "rng",
-                    merge_ranked(parts, r.extra, {"rate": 0, "backend": 1} | DEVICE_INFO_RANK,
-                                 I3))
+                    merge_ranked(parts, r.extra, RNG_RANK, I3))
 
 
 def _memballoon(m: MemballoonDef, inactive: bool) -> str:
     parts: list[tuple[float, str]] = []
     _info(m.alias, m.address, None, inactive, parts)
     return _element(f" model='{m.model}'{format_attrs(m.attrs)}", "memballoon",
-                    merge_ranked(parts, m.extra, {"stats": 0} | DEVICE_INFO_RANK, I3))
+                    merge_ranked(parts, m.extra, BALLOON_RANK, I3))
 
 
 def _devices(d: DomainDef, out: list[str], inactive: bool, secure: bool) -> None:
@@ -527,6 +498,6 @@ def _devices(d: DomainDef, out: list[str], inactive: bool, secure: bool) -> None
         ap((rank, seq, s))
     base = len(chunks)
     for k, r in enumerate(dv.other):
-        ap((DEVICE_RANK.get(r.tag, 99.0), base + k, r.format(I2)))
+        ap((DEVICE_RANK.get(r.tag, UNKNOWN_TOP), base + k, r.format(I2)))
     chunks.sort(key=lambda t: (t[0], t[1]))
     a("".join(t[2] for t in chunks))

@@ -21,6 +21,7 @@ from .domain_model import (
     TimerDef,
 )
 from .ids import parse_uuid
+from .order import CPU_RANK, OS_RANK, TOP_RANK, UNKNOWN_TOP, by_rank
 from .props import enum_attr, tristate_switch, uint_attr, ull_attr, xml_error
 from .safe import DOMAIN, parse_document
 from .text import RawElement, content, raw
@@ -101,7 +102,7 @@ def domain_from_element(root: Any) -> DomainDef:
         raise fail(ErrorNumber.NO_NAME, D, "missing name information")
     if "/" in name:
         raise xml_error(D, f"name {name} cannot contain '/'")
-    d = DomainDef(vtype, name, extra=extra)
+    d = DomainDef(vtype, name, extra=by_rank(extra, TOP_RANK, UNKNOWN_TOP))
 
     uuid_el = first.get("uuid")
     if uuid_el is not None:
@@ -249,7 +250,7 @@ def _os(el: Any | None) -> OSDef:
             if t not in ("initarg", "initenv"):
                 seen.add(t)
             extra.append(raw(c))
-    os.extra = extra
+    os.extra = by_rank(extra, OS_RANK)
     if ostype == "exe" and not os.init:
         raise xml_error(D, "init binary must be specified")
     return os
@@ -383,7 +384,7 @@ def _cpu(el: Any) -> CPUDef:
             feats.append(c)
         elif isinstance(t, str):
             extra.append(raw(c))
-    cpu.extra = extra
+    cpu.extra = by_rank(extra, CPU_RANK)
     if model is not None:
         cpu.model = content(model) or None
         if cpu.mode not in ("host-passthrough", "maximum"):

@@ -57,7 +57,10 @@ class RawElement:
 
 
 def indent_block(text: str, indent: str) -> str:
-    return "".join(f"{indent}{line}\n" for line in text.split("\n"))
+    """Indent each markup line of `text`; continuation lines of multi-line text content
+    (which cannot start with '<', escaped in text) are left as they are."""
+    return "".join(f"{indent}{line}\n" if line.lstrip(" ").startswith("<") else f"{line}\n"
+                   for line in text.split("\n"))
 
 
 def raw(el: Any) -> RawElement:
@@ -92,6 +95,8 @@ def _serialize(el: Any, indent: str, out: list[str]) -> None:
     attrs = _attrs(el)
     children = [c for c in el if isinstance(c.tag, str)]
     text = el.text or ""
+    if not children and not text.strip():
+        text = ""  # whitespace-only content is layout, as libvirt's own elements treat it
     if not children:
         if text:
             out.append(f"{indent}<{tag}{attrs}>{escape(text)}</{tag}>")

@@ -287,3 +287,136 @@ CASES: dict[str, str] = {
     # --- the test driver's own domain, as written in its default node XML ---
     "test-driver-domain": "<domain type='test'>  <name>test2</name>  <uuid>6695eb01-f6a4-8304-79aa-97f2502e1940</uuid>  <memory>8388608</memory>  <currentMemory>2097152</currentMemory>  <vcpu>2</vcpu>  <os>    <type>hvm</type>  </os>  <devices>    <disk type='file' device='disk'>      <source file='/guest/diskimage1'/>      <target dev='vda' bus='virtio'/>      <address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>    </disk>    <interface type='network'>      <mac address='aa:bb:cc:dd:ee:ff'/>      <source network='default' bridge='virbr0'/>      <address type='pci' domain='0x0000' bus='0x00' slot='0x1' function='0x0'/>    </interface>    <memballoon model='virtio'>      <address type='pci' domain='0x0000' bus='0x00' slot='0x2' function='0x0'/>    </memballoon>  </devices></domain>",
 }
+
+
+def net(body: str = "", *, name: str = "n1", attrs: str = "") -> str:
+    return f"<network{attrs}><name>{name}</name>{body}</network>"
+
+
+NU = "<uuid>dd8fe884-6c02-601e-7551-cca97df1c5d0</uuid>"
+
+NETWORK_CASES: dict[str, str] = {
+    "syntax-unclosed": "<network",
+    "root-wrong": "<domain/>",
+    "minimal": net(),
+    "no-name": f"<network>{NU}</network>",
+    "name-empty": "<network><name></name></network>",
+    "name-slash": net(name="a/b"),
+    "uuid-bad": net("<uuid>x</uuid>"),
+    "uuid-spaces": net("<uuid> dd8fe884 6c02601e7551cca97df1c5d0 </uuid>"),
+    "test-default": "<network>  <name>default2</name>  <uuid>dd8fe884-6c02-601e-7551-cca97df1c5de</uuid>  <bridge name='virbr0'/>  <forward/>  <ip address='192.168.122.1' netmask='255.255.255.0'>    <dhcp>      <range start='192.168.122.2' end='192.168.122.254'/>    </dhcp>  </ip></network>",
+    "forward-nat-dhcp-host": net(NU + "<forward/><bridge name='virbr5'/><ip address='192.168.5.1' netmask='255.255.255.0'><dhcp><range start='192.168.5.2' end='192.168.5.254'/><host mac='52:54:00:00:00:01' name='h1' ip='192.168.5.10'/></dhcp></ip>"),
+    "forward-route": net(NU + "<forward mode='route' dev='eth0'/><bridge name='virbr5' stp='off' delay='5'/><mac address='52:54:00:AA:bb:cc'/><ip address='10.0.0.1' prefix='24'/><ip family='ipv6' address='2001:db8::1' prefix='64'/>"),
+    "forward-bridge": net(NU + "<forward mode='bridge'/><bridge name='br0'/>"),
+    "forward-bogus": net("<forward mode='foo'/>"),
+    "forward-open": net(NU + "<forward mode='open'/><ip address='10.0.0.1' prefix='24'/>"),
+    "forward-route-no-ip": net("<forward mode='route'/>"),
+    "forward-nat-no-ip": net("<forward mode='nat' dev='eth0'><interface dev='eth0'/></forward><bridge name='v4'/>"),
+    "forward-dev-mismatch": net("<forward mode='bridge' dev='eth0'><interface dev='eth1'/></forward>"),
+    "forward-passthrough": net(NU + "<forward mode='passthrough'><interface dev='eth1'/><interface dev='eth2'/></forward>"),
+    "forward-nat-ports": net(NU + "<forward mode='nat'><nat><port start='1024' end='65535'/></nat></forward><bridge name='v1'/><portgroup name='pg' default='yes'/><ip address='10.0.0.1' prefix='24'/>"),
+    "ip-bad": net("<ip address='x' netmask='255.255.255.0'/>"),
+    "ip-both": net("<ip address='10.0.0.1' netmask='255.255.255.0' prefix='24'/>"),
+    "ip-range-outside": net("<ip address='10.0.0.1' netmask='255.255.255.0'><dhcp><range start='10.0.1.2' end='10.0.1.5'/></dhcp></ip>"),
+    "ip-netmask-bad": net("<ip address='10.0.0.1' netmask='x'/>"),
+    "ip-netmask-noncontiguous": net(NU + "<ip address='10.0.0.1' netmask='255.0.255.0'/>"),
+    "ip-prefix-bad": net("<ip address='10.0.0.1' prefix='x'/>"),
+    "ip-prefix-big": net("<ip address='10.0.0.1' prefix='33'/>"),
+    "ip-no-address": net("<ip netmask='255.255.255.0'/>"),
+    "ip-v6-netmask": net("<ip family='ipv6' address='2001:db8::1' netmask='255.255.255.0'/>"),
+    "ip-v6-canonical": net(NU + "<ip family='ipv6' address='2001:DB8:0::1'/>"),
+    "ip-family-mismatch": net("<ip family='ipv4' address='2001:db8::1' prefix='64'/>"),
+    "ip-v4-noprefix": net(NU + "<ip address='10.0.0.1'/>"),
+    "ip-octal": net(NU + "<ip address='010.000.000.001' prefix='24'/>"),
+    "ip-range-reversed": net("<ip address='10.0.0.1' prefix='24'><dhcp><range start='10.0.0.9' end='10.0.0.2'/></dhcp></ip>"),
+    "ip-range-missing-end": net("<ip address='10.0.0.1' prefix='24'><dhcp><range start='10.0.0.9'/></dhcp></ip>"),
+    "ip-range-bad": net("<ip address='10.0.0.1' prefix='24'><dhcp><range start='x' end='10.0.0.2'/></dhcp></ip>"),
+    "ip-range-classful": net(NU + "<ip address='10.0.0.1' netmask='255.255.0.0'><dhcp><range start='10.0.0.2' end='10.0.255.254'/></dhcp></ip>"),
+    "dhcp-host-bad-mac": net("<ip address='10.0.0.1' prefix='24'><dhcp><host mac='zz' ip='10.0.0.5'/></dhcp></ip>"),
+    "dhcp-host-bad-ip": net("<ip address='10.0.0.1' prefix='24'><dhcp><host mac='52:54:00:00:00:01' ip='x'/></dhcp></ip>"),
+    "dhcp-host-outside": net(NU + "<ip address='10.0.0.1' prefix='24'><dhcp><host mac='52:54:00:00:00:01' ip='10.1.0.5'/></dhcp></ip>"),
+    "dhcp-host-order": net(NU + "<ip address='10.0.0.1' prefix='24'><dhcp><host ip='10.0.0.5' name='n' mac='52:54:00:AA:00:01'/></dhcp></ip>"),
+    "dhcp-host-no-mac": net(NU + "<ip address='10.0.0.1' prefix='24'><dhcp><host name='x' ip='10.0.0.5'/></dhcp></ip>"),
+    "dhcp-empty": net(NU + "<ip address='10.0.0.1' prefix='24'><dhcp/></ip>"),
+    "dhcp-tftp-bootp-lease": net(NU + "<ip address='10.0.0.1' prefix='24'><tftp root='/srv/tftp'/><dhcp><range start='10.0.0.2' end='10.0.0.9'><lease expiry='1' unit='hours'/></range><bootp file='pxelinux.0'/></dhcp></ip>"),
+    "dhcp-two-ips": net(NU + "<ip address='10.0.0.1' prefix='24'><dhcp><range start='10.0.0.2' end='10.0.0.9'/></dhcp></ip><ip address='10.1.0.1' prefix='24'><dhcp><range start='10.1.0.2' end='10.1.0.9'/></dhcp></ip>"),
+    "domain-dns": net(NU + "<domain name='example.com'/><dns><host ip='10.0.0.2'><hostname>h</hostname></host></dns><ip address='10.0.0.1' netmask='255.255.255.0'/>"),
+    "mtu": net(NU + "<mtu size='9000'/>"),
+    "mac-bad": net("<mac address='zz'/>"),
+    "mac-multicast": net("<mac address='01:00:00:00:00:01'/>"),
+    "bridge-isolated": net(NU + "<bridge name='virbr9' stp='on' delay='0'/><ip address='10.1.0.1' netmask='255.255.0.0'/>"),
+    "bridge-delay-bad": net("<bridge name='x' stp='maybe' delay='x'/>"),
+    "bridge-delay-neg": net("<bridge name='x' delay='-1'/>"),
+    "bridge-stp-other": net(NU + "<bridge name='x' stp='maybe'/>"),
+    "ipv6-attr": net(NU + "<bridge name='v2'/>", attrs=" ipv6='yes'"),
+    "unknown-child": net(NU + "<foo/><bridge name='v3'/>"),
+    "connections-attr": net(NU, attrs=" connections='4'"),
+}
+
+
+def pool(body: str = "<target><path>/p1</path></target>", *, typ: str = "dir", name: str = "p1") -> str:
+    t = f" type='{typ}'" if typ else ""
+    return f"<pool{t}><name>{name}</name>{body}</pool>"
+
+
+PU = "<uuid>35bb2ad9-388a-cdfe-461a-b8907f6e53fe</uuid>"
+
+POOL_CASES: dict[str, str] = {
+    "syntax-unclosed": "<pool",
+    "root-wrong": "<volume/>",
+    "minimal": pool(PU + "<target><path>/p1</path></target>"),
+    "no-uuid": pool(),
+    "no-type": pool(typ=""),
+    "type-bogus": pool(typ="foo"),
+    "no-name": "<pool type='dir'><target><path>/p1</path></target></pool>",
+    "no-target": pool(""),
+    "no-path": pool("<target/>"),
+    "name-slash": pool(name="a/b"),
+    "uuid-bad": pool("<uuid>x</uuid><target><path>/p1</path></target>"),
+    "sizes-ignored": pool(PU + "<capacity unit='GiB'>10</capacity><allocation unit='M'>5</allocation><available>77</available><target><path>/p1/</path></target>"),
+    "sizes-bad": pool(PU + "<capacity>x</capacity><allocation unit='X'>1</allocation><target><path>/p1</path></target>"),
+    "permissions": pool(PU + "<target><path>/p1</path><permissions><mode>0755</mode><owner>107</owner><group>107</group><label>x</label></permissions></target>"),
+    "permissions-bad-mode": pool("<target><path>/p1</path><permissions><mode>abc</mode></permissions></target>"),
+    "permissions-minus-one": pool(PU + "<target><path>/p1</path><permissions><mode>0711</mode><owner>-1</owner><group>-1</group></permissions></target>"),
+    "permissions-small-mode": pool(PU + "<target><path>/p1</path><permissions><mode>5</mode></permissions></target>"),
+    "path-sanitised": pool(PU + "<target><path>p1//x/</path></target>"),
+    "logical": pool(PU + "<source><device path='/dev/sdb1'/><name>vg0</name><format type='lvm2'/></source><target><path>/dev/vg0</path></target>", typ="logical", name="vg0"),
+    "netfs": pool(PU + "<source><host name='nfs.example.com'/><dir path='/export'/><format type='nfs'/></source><target><path>/mnt</path></target>", typ="netfs", name="nfs"),
+    "netfs-source-order": pool(PU + "<source><format type='nfs'/><dir path='/export'/><host name='nfs.example.com'/></source><target><path>/mnt</path></target>", typ="netfs", name="nfs"),
+    "fs-no-device": pool("<target><path>/mnt</path></target>", typ="fs", name="fs1"),
+    "disk": pool(PU + "<source><device path='/dev/sdc'/></source><target><path>/dev</path></target>", typ="disk", name="d1"),
+    "iscsi": pool(PU + "<source><host name='1.2.3.4'/><device path='iqn.2013-06.com.example:iscsi-pool'/></source><target><path>/dev/disk/by-path</path></target>", typ="iscsi", name="i1"),
+    "unknown-child": pool(PU + "<foo/><target><path>/p1</path></target>"),
+    "empty-source": pool(PU + "<source/><target><path>/p1</path></target>"),
+    "test-default-pool": "<pool type='dir'>  <name>default-pool2</name>  <uuid>dfe224cb-28fb-8dd0-c4b2-64eb3f0f4567</uuid>  <target>    <path>/default-pool2</path>  </target></pool>",
+}
+
+
+def vol(body: str = "<capacity>1024</capacity>", *, name: str = "v1", typ: str = "") -> str:
+    t = f" type='{typ}'" if typ else ""
+    return f"<volume{t}><name>{name}</name>{body}</volume>"
+
+
+VOLUME_CASES: dict[str, str] = {
+    "syntax-unclosed": "<volume",
+    "root-wrong": "<foo/>",
+    "minimal": vol(),
+    "no-name": "<volume><capacity>1</capacity></volume>",
+    "no-capacity": vol(""),
+    "units": vol("<capacity unit='G'>1</capacity><allocation unit='MiB'>5</allocation>"),
+    "units-decimal": vol("<capacity unit='KB'>3</capacity><allocation unit='b'>7</allocation>"),
+    "format-perms": vol("<key>/x/k</key><capacity unit='bytes'>10</capacity><target><path>/foo/v1</path><format type='qcow2'/><permissions><mode>0600</mode><owner>0</owner><group>0</group></permissions></target>", name="v1.qcow2", typ="file"),
+    "format-bogus": vol("<capacity>1</capacity><target><format type='bogus'/></target>"),
+    "capacity-bad": vol("<capacity>x</capacity>"),
+    "capacity-bad-unit": vol("<capacity unit='X'>1</capacity>"),
+    "capacity-overflow": vol("<capacity unit='E'>100</capacity>"),
+    "capacity-huge": vol("<capacity>18446744073709551615</capacity>"),
+    "allocation-above": vol("<capacity>10</capacity><allocation>20</allocation>"),
+    "allocation-bad": vol("<capacity>10</capacity><allocation>x</allocation>"),
+    "type-block": vol("<capacity>10</capacity>", typ="block"),
+    "type-bogus": vol("<capacity>10</capacity>", typ="foo"),
+    "name-slash": vol("<capacity>10</capacity>", name="a/b"),
+    "backing-store": vol("<capacity>10</capacity><target><format type='qcow2'/></target><backingStore><path>/b.img</path><format type='raw'/></backingStore>"),
+    "compat-features": vol("<capacity>10</capacity><target><format type='qcow2'/><compat>1.1</compat><features><lazy_refcounts/></features></target>"),
+    "raw-format": vol("<capacity>10</capacity><target><format type='raw'/></target>"),
+}
