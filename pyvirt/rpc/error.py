@@ -13,15 +13,8 @@ from .procedures import REMOTE_ERROR, RemoteError
 from .xdr import BytesLike
 
 __all__ = [
-    "RemoteError",
-    "client_error",
-    "decode_error",
-    "encode_error",
-    "error_from_wire",
-    "error_to_wire",
-    "is_unknown_procedure",
-    "rpc_error",
-    "unknown_procedure_error",
+    "RemoteError", "client_error", "decode_error", "encode_error", "error_from_wire",
+    "error_to_wire", "is_unknown_procedure", "rpc_error", "unknown_procedure_error",
 ]
 
 

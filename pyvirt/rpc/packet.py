@@ -17,33 +17,11 @@ from .procedures import REMOTE_STRING_MAX, ProgramNumber
 from .xdr import BytesLike, Codec, XDRError
 
 __all__ = [
-    "ADMIN_PROGRAM",
-    "FRAME_HEADER_SIZE",
-    "FRAME_MAX",
-    "HEADER_SIZE",
-    "KEEPALIVE_PROGRAM",
-    "LEN_SIZE",
-    "LXC_PROGRAM",
-    "MESSAGE_INITIAL",
-    "MESSAGE_LEGACY_PAYLOAD_MAX",
-    "MESSAGE_MAX",
-    "NUM_FDS_MAX",
-    "PAYLOAD_MAX",
-    "PROTOCOL_VERSION",
-    "QEMU_PROGRAM",
-    "REMOTE_PROGRAM",
-    "STRING_MAX",
-    "FrameError",
-    "FrameReader",
-    "Header",
-    "MessageType",
-    "Packet",
-    "ProgramNumber",
-    "Status",
-    "build_frame",
-    "encode_frame",
-    "parse_packet",
-    "read_frames",
+    "ADMIN_PROGRAM", "FRAME_HEADER_SIZE", "FRAME_MAX", "HEADER_SIZE", "KEEPALIVE_PROGRAM",
+    "LEN_SIZE", "LXC_PROGRAM", "MESSAGE_INITIAL", "MESSAGE_LEGACY_PAYLOAD_MAX", "MESSAGE_MAX",
+    "NUM_FDS_MAX", "PAYLOAD_MAX", "PROTOCOL_VERSION", "QEMU_PROGRAM", "REMOTE_PROGRAM",
+    "STRING_MAX", "FrameError", "FrameReader", "Header", "MessageType", "Packet",
+    "ProgramNumber", "Status", "build_frame", "encode_frame", "parse_packet", "read_frames",
 ]
 
 T = TypeVar("T")

@@ -25,31 +25,9 @@ from types import CodeType
 from typing import Any, Generic, NamedTuple, TypeVar
 
 __all__ = [
-    "BOOL",
-    "CHAR",
-    "F64",
-    "I32",
-    "I64",
-    "SHORT",
-    "U32",
-    "U64",
-    "UCHAR",
-    "USHORT",
-    "VOID",
-    "BytesLike",
-    "Codec",
-    "RunInfo",
-    "XDRError",
-    "array",
-    "array_fixed",
-    "char_array",
-    "char_array_fixed",
-    "cstring",
-    "opaque",
-    "opaque_fixed",
-    "optional",
-    "string",
-    "struct",
+    "BOOL", "CHAR", "F64", "I32", "I64", "SHORT", "U32", "U64", "UCHAR", "USHORT", "VOID",
+    "BytesLike", "Codec", "RunInfo", "XDRError", "array", "array_fixed", "char_array",
+    "char_array_fixed", "cstring", "opaque", "opaque_fixed", "optional", "string", "struct",
     "union",
 ]
 
@@ -60,7 +38,6 @@ DecodeFn = Callable[[Any, int], tuple[Any, int]]
 ManyDecodeFn = Callable[[Any, int, int], tuple[list[Any], int]]
 
 _U32 = _struct.Struct(">I")
-_I32 = _struct.Struct(">i")
 _unpack_u32 = _U32.unpack_from
 _pack_u32 = _U32.pack
 _unpack = _struct.unpack_from
@@ -148,6 +125,8 @@ class Codec(Generic[T]):
         """Decode one value that must fill `buf` from `offset` to its end exactly."""
         if type(buf) is memoryview:
             buf = bytes(buf)  # compiled decoders slice and .decode() bytes
+        if offset < 0:
+            raise XDRError(f"{self.name}: negative offset {offset}")
         try:
             value, end = self.dec(buf, offset)
         except XDRError:
@@ -162,6 +141,8 @@ class Codec(Generic[T]):
         """Decode one value at `offset`; return it and the offset just past it."""
         if type(buf) is memoryview:
             buf = bytes(buf)
+        if offset < 0:
+            raise XDRError(f"{self.name}: negative offset {offset}")
         try:
             return self.dec(buf, offset)
         except XDRError:
@@ -497,7 +478,7 @@ def struct(cls: type[T], fields: Sequence[Codec[Any]], name: str | None = None) 
 # ---------------------------------------------------------------------------------------
 # The struct compiler: emits an encoder and a decoder as Python source, compiled once,
 # plus loop versions for arrays of the struct. Consecutive fixed-size scalars become one
-# Struct call; str and str? are inlined; any other field calls its codec's enc/dec.
+# Struct call; str, str? and nested structs are inlined; other fields call their codec.
 
 def _str_dec(v: str, bound: int, m: str, t: str) -> list[str]:
     return ["n = _u32(buf, off)[0]",
@@ -524,12 +505,13 @@ def _indent(lines: list[str], by: str) -> list[str]:
     return [by + line for line in lines]
 
 
-def _compile_struct(label: str, cls: type[Any], names: Sequence[str],
-                    fields: Sequence[Codec[Any]]) -> dict[str, Any]:
-    ns = _namespace(_cls=cls)
+def _body(p: str, label: str, names: Sequence[str], fields: Sequence[Codec[Any]],
+          ns: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Decoder and encoder lines for fields held in variables p0, p1, ...; a nested
+    (non-optional) struct is inlined with variables p{i}_0, ..."""
     n = len(fields)
-    vs = [f"v{i}" for i in range(n)]
-    dec: list[str] = []   # body lines, unindented
+    vs = [f"{p}{i}" for i in range(n)]
+    dec: list[str] = []
     enc: list[str] = []
     i = 0
     while i < n:
@@ -540,51 +522,66 @@ def _compile_struct(label: str, cls: type[Any], names: Sequence[str],
                 j += 1
             runs = [r for r in (fields[k].run for k in range(i, j)) if r is not None]
             packer = _struct.Struct(">" + "".join(r.fmt for r in runs))
-            ns[f"_su{i}"], ns[f"_sp{i}"] = packer.unpack_from, packer.pack
-            dec += [f"{', '.join(vs[i:j])}, = _su{i}(buf, off)", f"off += {packer.size}"]
+            ns[f"_su{vs[i]}"], ns[f"_sp{vs[i]}"] = packer.unpack_from, packer.pack
+            dec += [f"{', '.join(vs[i:j])}, = _su{vs[i]}(buf, off)", f"off += {packer.size}"]
             words = []
             for k, r in zip(range(i, j), runs):
                 if r.dec_expr:
-                    dec.append(f"v{k} = " + r.dec_expr.format(v=f"v{k}"))
+                    dec.append(f"{vs[k]} = " + r.dec_expr.format(v=vs[k]))
                 if r.check:
-                    ns[f"_w{k}"] = f"{label}.{names[k]}: {r.what}: %r"
-                    enc += [f"if not ({r.check.format(v=f'v{k}')}):",
-                            f"    raise _X(_w{k} % (v{k},))"]
-                words.append(r.enc_expr.format(v=f"v{k}") if r.enc_expr else f"v{k}")
-            enc.append(f"out += _sp{i}({', '.join(words)})")
+                    ns[f"_w{vs[k]}"] = f"{label}.{names[k]}: {r.what}: %r"
+                    enc += [f"if not ({r.check.format(v=vs[k])}):",
+                            f"    raise _X(_w{vs[k]} % ({vs[k]},))"]
+                words.append(r.enc_expr.format(v=vs[k]) if r.enc_expr else vs[k])
+            enc.append(f"out += _sp{vs[i]}({', '.join(words)})")
             i = j
             continue
-        shape, where = f.shape, f"{label}.{names[i]}"
+        shape, where, v = f.shape, f"{label}.{names[i]}", vs[i]
         inner: tuple[Any, ...] = shape[1].shape if shape[0] == "optional" else ()
         if shape[0] == "string" or inner[:1] == ("string",):
             bound = shape[1] if shape[0] == "string" else inner[1]
-            ns[f"_m{i}"] = f"{where}: length %d exceeds bound {bound}"
-            ns[f"_t{i}"] = f"{where}: truncated string"
-            sdec = _str_dec(vs[i], bound, f"_m{i}", f"_t{i}")
-            senc = _str_enc(vs[i], bound, f"_m{i}")
+            ns[f"_m{v}"] = f"{where}: length %d exceeds bound {bound}"
+            ns[f"_t{v}"] = f"{where}: truncated string"
+            sdec = _str_dec(v, bound, f"_m{v}", f"_t{v}")
+            senc = _str_enc(v, bound, f"_m{v}")
             if shape[0] == "string":
                 dec += sdec
                 enc += senc
             else:
                 # Presence flag: any non-zero word is true (§2.1, go-libvirt's 0x01000000).
                 dec += ["p = _u32(buf, off)[0]", "off += 4", "if p:", *_indent(sdec, "    "),
-                        "else:", f"    {vs[i]} = None"]
-                enc += [f"if {vs[i]} is None:", "    out += _F", "else:", "    out += _T",
+                        "else:", f"    {v} = None"]
+                enc += [f"if {v} is None:", "    out += _F", "else:", "    out += _T",
                         *_indent(senc, "    ")]
+        elif shape[0] == "struct":
+            # Inlined: saves a call per nested struct (most payloads carry a `dom`).
+            sub_names = [name for name, _ in shape[2]]
+            sub_dec, sub_enc = _body(f"{v}_", where, sub_names, [c for _, c in shape[2]], ns)
+            subvars = ", ".join(f"{v}_{k}" for k in range(len(sub_names)))
+            ns[f"_c{v}"] = shape[1]
+            dec += [*sub_dec, f"{v} = _new(_c{v}, ({subvars},))"]
+            enc += [f"{subvars}, = {v}", *sub_enc]
         else:
-            ns[f"_d{i}"], ns[f"_e{i}"] = f.dec, f.enc
-            dec.append(f"{vs[i]}, off = _d{i}(buf, off)")
-            enc.append(f"_e{i}({vs[i]}, out)")
+            ns[f"_d{v}"], ns[f"_e{v}"] = f.dec, f.enc
+            dec.append(f"{v}, off = _d{v}(buf, off)")
+            enc.append(f"_e{v}({v}, out)")
         i += 1
-    value = f"_new(_cls, ({', '.join(vs)},))"
-    unpack = f"{', '.join(vs)}, = v"
+    return dec, enc
+
+
+def _compile_struct(label: str, cls: type[Any], names: Sequence[str],
+                    fields: Sequence[Codec[Any]]) -> dict[str, Any]:
+    ns = _namespace(_cls=cls)
+    dec, enc = _body("v", label, names, fields, ns)
+    vs = ", ".join(f"v{i}" for i in range(len(fields)))
+    value = f"_new(_cls, ({vs},))"
     source = "\n".join([
         "def dec(buf, off):", *_indent(dec, "    "), f"    return {value}, off",
         "def decn(buf, off, count):", "    items = []", "    append = items.append",
         "    for _ in range(count):", *_indent(dec, "        "), f"        append({value})",
         "    return items, off",
-        "def enc(v, out):", f"    {unpack}", *_indent(enc, "    "),
-        "def encn(seq, out):", "    for v in seq:", f"        {unpack}", *_indent(enc, "        "),
+        "def enc(v, out):", f"    {vs}, = v", *_indent(enc, "    "),
+        "def encn(seq, out):", "    for v in seq:", f"        {vs}, = v", *_indent(enc, "        "),
     ]) + "\n"
     exec(_code(source), ns)  # noqa: S102 - source generated above from codecs, never from data
     return ns
