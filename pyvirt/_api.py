@@ -11,7 +11,10 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from . import types as T
-from ._entry import arg_error as _arg_error, denied as _denied, uuid_bytes as _uuid_bytes
+from ._entry import (FROM_DOMAIN as _FROM_DOMAIN, FROM_NETWORK as _FROM_NETWORK,
+                     FROM_STORAGE as _FROM_STORAGE, arg_error as _arg_error,
+                     denied as _denied, denied_flags as _denied_flags,
+                     range_error as _range_error, uuid_bytes as _uuid_bytes)
 from .connection import ConnectionBase
 from .domain import DomainBase
 from .network import NetworkBase
@@ -92,15 +95,15 @@ class Connection(ConnectionBase):
         if drv is None:
             raise self._invalid('virConnectGetDomainCapabilities')
         if emulatorbin is not None and (not isinstance(emulatorbin, str)):
-            raise _arg_error('emulatorbin', 'virConnectGetDomainCapabilities', 'a string', emulatorbin)
+            raise _arg_error('emulatorbin', 'virConnectGetDomainCapabilities', 'a string', emulatorbin, _FROM_DOMAIN)
         if arch is not None and (not isinstance(arch, str)):
-            raise _arg_error('arch', 'virConnectGetDomainCapabilities', 'a string', arch)
+            raise _arg_error('arch', 'virConnectGetDomainCapabilities', 'a string', arch, _FROM_DOMAIN)
         if machine is not None and (not isinstance(machine, str)):
-            raise _arg_error('machine', 'virConnectGetDomainCapabilities', 'a string', machine)
+            raise _arg_error('machine', 'virConnectGetDomainCapabilities', 'a string', machine, _FROM_DOMAIN)
         if virttype is not None and (not isinstance(virttype, str)):
-            raise _arg_error('virttype', 'virConnectGetDomainCapabilities', 'a string', virttype)
+            raise _arg_error('virttype', 'virConnectGetDomainCapabilities', 'a string', virttype, _FROM_DOMAIN)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virConnectGetDomainCapabilities', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virConnectGetDomainCapabilities', 'an unsigned integer', flags, _FROM_DOMAIN)
         return drv.connect_get_domain_capabilities(emulatorbin, arch, machine, virttype, flags)
 
     def get_max_vcpus(self, type: str | None = None) -> int:
@@ -112,7 +115,7 @@ class Connection(ConnectionBase):
         if drv is None:
             raise self._invalid('virConnectGetMaxVcpus')
         if type is not None and (not isinstance(type, str)):
-            raise _arg_error('type', 'virConnectGetMaxVcpus', 'a string', type)
+            raise _arg_error('type', 'virConnectGetMaxVcpus', 'a string', type, _FROM_DOMAIN)
         return drv.connect_get_max_vcpus(type)
 
     def get_node_info(self) -> T.NodeInfo:
@@ -144,9 +147,9 @@ class Connection(ConnectionBase):
         if drv is None:
             raise self._invalid('virNodeGetCellsFreeMemory')
         if not isinstance(start_cell, int) or not -2147483648 <= start_cell <= 2147483647:
-            raise _arg_error('start_cell', 'virNodeGetCellsFreeMemory', 'an integer', start_cell)
+            raise _arg_error('start_cell', 'virNodeGetCellsFreeMemory', 'an integer', start_cell, _FROM_DOMAIN)
         if not isinstance(max_cells, int) or not -2147483648 <= max_cells <= 2147483647:
-            raise _arg_error('max_cells', 'virNodeGetCellsFreeMemory', 'an integer', max_cells)
+            raise _arg_error('max_cells', 'virNodeGetCellsFreeMemory', 'an integer', max_cells, _FROM_DOMAIN)
         return drv.node_get_cells_free_memory(start_cell, max_cells)
 
     def get_security_model(self) -> T.SecurityModel:
@@ -168,7 +171,7 @@ class Connection(ConnectionBase):
         if drv is None:
             raise self._invalid('virNodeGetCPUMap')
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virNodeGetCPUMap', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virNodeGetCPUMap', 'an unsigned integer', flags, _FROM_DOMAIN)
         return drv.node_get_cpu_map(flags)
 
     def is_alive(self) -> bool:
@@ -250,7 +253,7 @@ class Connection(ConnectionBase):
         if drv is None:
             raise self._invalid('virConnectListAllDomains')
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virConnectListAllDomains', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virConnectListAllDomains', 'an unsigned integer', flags, _FROM_DOMAIN)
         r = drv.connect_list_all_domains(flags)
         return [Domain(self, *x) for x in r]
 
@@ -263,7 +266,9 @@ class Connection(ConnectionBase):
         if drv is None:
             raise self._invalid('virDomainLookupByID')
         if not isinstance(id, int) or not -2147483648 <= id <= 2147483647:
-            raise _arg_error('id', 'virDomainLookupByID', 'an integer', id)
+            raise _arg_error('id', 'virDomainLookupByID', 'an integer', id, _FROM_DOMAIN)
+        if id < 0:
+            raise _range_error('id', 'virDomainLookupByID', 'must be zero or greater', _FROM_DOMAIN)
         r = drv.domain_lookup_by_id(id)
         return Domain(self, *r)
 
@@ -276,7 +281,7 @@ class Connection(ConnectionBase):
         if drv is None:
             raise self._invalid('virDomainLookupByName')
         if not isinstance(name, str):
-            raise _arg_error('name', 'virDomainLookupByName', 'a string', name)
+            raise _arg_error('name', 'virDomainLookupByName', 'a string', name, _FROM_DOMAIN)
         r = drv.domain_lookup_by_name(name)
         return Domain(self, *r)
 
@@ -289,7 +294,7 @@ class Connection(ConnectionBase):
         if drv is None:
             raise self._invalid('virDomainLookupByUUID')
         if not isinstance(uuid, (bytes, bytearray)) or len(uuid) != 16:
-            raise _arg_error('uuid', 'virDomainLookupByUUID', '16 raw bytes', uuid)
+            raise _arg_error('uuid', 'virDomainLookupByUUID', '16 raw bytes', uuid, _FROM_DOMAIN)
         r = drv.domain_lookup_by_uuid(uuid)
         return Domain(self, *r)
 
@@ -301,7 +306,7 @@ class Connection(ConnectionBase):
         drv = self._hv
         if drv is None:
             raise self._invalid('virDomainLookupByUUIDString')
-        uuid = _uuid_bytes(uuid, 'virDomainLookupByUUIDString')
+        uuid = _uuid_bytes(uuid, 'virDomainLookupByUUIDString', _FROM_DOMAIN)
         r = drv.domain_lookup_by_uuid(uuid)
         return Domain(self, *r)
 
@@ -314,11 +319,11 @@ class Connection(ConnectionBase):
         if drv is None:
             raise self._invalid('virDomainDefineXML')
         if self._ro:
-            raise _denied('virDomainDefineXML')
+            raise _denied('virDomainDefineXML', _FROM_DOMAIN)
         if not isinstance(xml, str):
-            raise _arg_error('xml', 'virDomainDefineXML', 'a string', xml)
+            raise _arg_error('xml', 'virDomainDefineXML', 'a string', xml, _FROM_DOMAIN)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virDomainDefineXML', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virDomainDefineXML', 'an unsigned integer', flags, _FROM_DOMAIN)
         r = drv.domain_define_xml(xml, flags)
         return Domain(self, *r)
 
@@ -331,11 +336,11 @@ class Connection(ConnectionBase):
         if drv is None:
             raise self._invalid('virDomainCreateXML')
         if self._ro:
-            raise _denied('virDomainCreateXML')
+            raise _denied('virDomainCreateXML', _FROM_DOMAIN)
         if not isinstance(xml, str):
-            raise _arg_error('xml', 'virDomainCreateXML', 'a string', xml)
+            raise _arg_error('xml', 'virDomainCreateXML', 'a string', xml, _FROM_DOMAIN)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virDomainCreateXML', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virDomainCreateXML', 'an unsigned integer', flags, _FROM_DOMAIN)
         r = drv.domain_create_xml(xml, flags)
         return Domain(self, *r)
 
@@ -348,13 +353,13 @@ class Connection(ConnectionBase):
         if drv is None:
             raise self._invalid('virDomainRestore')
         if self._ro:
-            raise _denied('virDomainRestore')
+            raise _denied('virDomainRestore', _FROM_DOMAIN)
         if not isinstance(path, str):
-            raise _arg_error('path', 'virDomainRestore', 'a string', path)
+            raise _arg_error('path', 'virDomainRestore', 'a string', path, _FROM_DOMAIN)
         if dxml is not None and (not isinstance(dxml, str)):
-            raise _arg_error('dxml', 'virDomainRestore', 'a string', dxml)
+            raise _arg_error('dxml', 'virDomainRestore', 'a string', dxml, _FROM_DOMAIN)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virDomainRestore', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virDomainRestore', 'an unsigned integer', flags, _FROM_DOMAIN)
         drv.domain_restore(path, dxml, flags)
 
     def list_networks(self) -> list[str]:
@@ -406,7 +411,7 @@ class Connection(ConnectionBase):
         if drv is None:
             raise self._invalid('virConnectListAllNetworks')
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virConnectListAllNetworks', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virConnectListAllNetworks', 'an unsigned integer', flags, _FROM_NETWORK)
         r = drv.connect_list_all_networks(flags)
         return [Network(self, *x) for x in r]
 
@@ -419,7 +424,7 @@ class Connection(ConnectionBase):
         if drv is None:
             raise self._invalid('virNetworkLookupByName')
         if not isinstance(name, str):
-            raise _arg_error('name', 'virNetworkLookupByName', 'a string', name)
+            raise _arg_error('name', 'virNetworkLookupByName', 'a string', name, _FROM_NETWORK)
         r = drv.network_lookup_by_name(name)
         return Network(self, *r)
 
@@ -432,7 +437,7 @@ class Connection(ConnectionBase):
         if drv is None:
             raise self._invalid('virNetworkLookupByUUID')
         if not isinstance(uuid, (bytes, bytearray)) or len(uuid) != 16:
-            raise _arg_error('uuid', 'virNetworkLookupByUUID', '16 raw bytes', uuid)
+            raise _arg_error('uuid', 'virNetworkLookupByUUID', '16 raw bytes', uuid, _FROM_NETWORK)
         r = drv.network_lookup_by_uuid(uuid)
         return Network(self, *r)
 
@@ -444,7 +449,7 @@ class Connection(ConnectionBase):
         drv = self._net
         if drv is None:
             raise self._invalid('virNetworkLookupByUUIDString')
-        uuid = _uuid_bytes(uuid, 'virNetworkLookupByUUIDString')
+        uuid = _uuid_bytes(uuid, 'virNetworkLookupByUUIDString', _FROM_NETWORK)
         r = drv.network_lookup_by_uuid(uuid)
         return Network(self, *r)
 
@@ -457,11 +462,11 @@ class Connection(ConnectionBase):
         if drv is None:
             raise self._invalid('virNetworkDefineXML')
         if self._ro:
-            raise _denied('virNetworkDefineXML')
+            raise _denied('virNetworkDefineXML', _FROM_NETWORK)
         if not isinstance(xml, str):
-            raise _arg_error('xml', 'virNetworkDefineXML', 'a string', xml)
+            raise _arg_error('xml', 'virNetworkDefineXML', 'a string', xml, _FROM_NETWORK)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virNetworkDefineXML', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virNetworkDefineXML', 'an unsigned integer', flags, _FROM_NETWORK)
         r = drv.network_define_xml(xml, flags)
         return Network(self, *r)
 
@@ -474,11 +479,11 @@ class Connection(ConnectionBase):
         if drv is None:
             raise self._invalid('virNetworkCreateXML')
         if self._ro:
-            raise _denied('virNetworkCreateXML')
+            raise _denied('virNetworkCreateXML', _FROM_NETWORK)
         if not isinstance(xml, str):
-            raise _arg_error('xml', 'virNetworkCreateXML', 'a string', xml)
+            raise _arg_error('xml', 'virNetworkCreateXML', 'a string', xml, _FROM_NETWORK)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virNetworkCreateXML', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virNetworkCreateXML', 'an unsigned integer', flags, _FROM_NETWORK)
         r = drv.network_create_xml(xml, flags)
         return Network(self, *r)
 
@@ -531,7 +536,7 @@ class Connection(ConnectionBase):
         if drv is None:
             raise self._invalid('virConnectListAllStoragePools')
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virConnectListAllStoragePools', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virConnectListAllStoragePools', 'an unsigned integer', flags, _FROM_STORAGE)
         r = drv.connect_list_all_storage_pools(flags)
         return [StoragePool(self, *x) for x in r]
 
@@ -544,7 +549,7 @@ class Connection(ConnectionBase):
         if drv is None:
             raise self._invalid('virStoragePoolLookupByName')
         if not isinstance(name, str):
-            raise _arg_error('name', 'virStoragePoolLookupByName', 'a string', name)
+            raise _arg_error('name', 'virStoragePoolLookupByName', 'a string', name, _FROM_STORAGE)
         r = drv.storage_pool_lookup_by_name(name)
         return StoragePool(self, *r)
 
@@ -557,7 +562,7 @@ class Connection(ConnectionBase):
         if drv is None:
             raise self._invalid('virStoragePoolLookupByUUID')
         if not isinstance(uuid, (bytes, bytearray)) or len(uuid) != 16:
-            raise _arg_error('uuid', 'virStoragePoolLookupByUUID', '16 raw bytes', uuid)
+            raise _arg_error('uuid', 'virStoragePoolLookupByUUID', '16 raw bytes', uuid, _FROM_STORAGE)
         r = drv.storage_pool_lookup_by_uuid(uuid)
         return StoragePool(self, *r)
 
@@ -569,7 +574,7 @@ class Connection(ConnectionBase):
         drv = self._stor
         if drv is None:
             raise self._invalid('virStoragePoolLookupByUUIDString')
-        uuid = _uuid_bytes(uuid, 'virStoragePoolLookupByUUIDString')
+        uuid = _uuid_bytes(uuid, 'virStoragePoolLookupByUUIDString', _FROM_STORAGE)
         r = drv.storage_pool_lookup_by_uuid(uuid)
         return StoragePool(self, *r)
 
@@ -582,11 +587,11 @@ class Connection(ConnectionBase):
         if drv is None:
             raise self._invalid('virStoragePoolDefineXML')
         if self._ro:
-            raise _denied('virStoragePoolDefineXML')
+            raise _denied('virStoragePoolDefineXML', _FROM_STORAGE)
         if not isinstance(xml, str):
-            raise _arg_error('xml', 'virStoragePoolDefineXML', 'a string', xml)
+            raise _arg_error('xml', 'virStoragePoolDefineXML', 'a string', xml, _FROM_STORAGE)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virStoragePoolDefineXML', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virStoragePoolDefineXML', 'an unsigned integer', flags, _FROM_STORAGE)
         r = drv.storage_pool_define_xml(xml, flags)
         return StoragePool(self, *r)
 
@@ -599,11 +604,11 @@ class Connection(ConnectionBase):
         if drv is None:
             raise self._invalid('virStoragePoolCreateXML')
         if self._ro:
-            raise _denied('virStoragePoolCreateXML')
+            raise _denied('virStoragePoolCreateXML', _FROM_STORAGE)
         if not isinstance(xml, str):
-            raise _arg_error('xml', 'virStoragePoolCreateXML', 'a string', xml)
+            raise _arg_error('xml', 'virStoragePoolCreateXML', 'a string', xml, _FROM_STORAGE)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virStoragePoolCreateXML', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virStoragePoolCreateXML', 'an unsigned integer', flags, _FROM_STORAGE)
         r = drv.storage_pool_create_xml(xml, flags)
         return StoragePool(self, *r)
 
@@ -616,7 +621,7 @@ class Connection(ConnectionBase):
         if drv is None:
             raise self._invalid('virStorageVolLookupByKey')
         if not isinstance(key, str):
-            raise _arg_error('key', 'virStorageVolLookupByKey', 'a string', key)
+            raise _arg_error('key', 'virStorageVolLookupByKey', 'a string', key, _FROM_STORAGE)
         r = drv.storage_vol_lookup_by_key(key)
         return StorageVol(self, *r)
 
@@ -629,7 +634,7 @@ class Connection(ConnectionBase):
         if drv is None:
             raise self._invalid('virStorageVolLookupByPath')
         if not isinstance(path, str):
-            raise _arg_error('path', 'virStorageVolLookupByPath', 'a string', path)
+            raise _arg_error('path', 'virStorageVolLookupByPath', 'a string', path, _FROM_STORAGE)
         r = drv.storage_vol_lookup_by_path(path)
         return StorageVol(self, *r)
 
@@ -669,7 +674,7 @@ class Domain(DomainBase):
         if drv is None:
             raise c._invalid('virDomainGetState')
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virDomainGetState', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virDomainGetState', 'an unsigned integer', flags, _FROM_DOMAIN)
         return drv.domain_get_state(self, flags)
 
     def xml_desc(self, flags: int = 0) -> str:
@@ -682,7 +687,9 @@ class Domain(DomainBase):
         if drv is None:
             raise c._invalid('virDomainGetXMLDesc')
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virDomainGetXMLDesc', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virDomainGetXMLDesc', 'an unsigned integer', flags, _FROM_DOMAIN)
+        if c._ro and flags & 1:
+            raise _denied_flags('virDomainGetXMLDesc', 'secure flag', _FROM_DOMAIN)
         return drv.domain_get_xml_desc(self, flags)
 
     def max_memory(self) -> int:
@@ -728,7 +735,7 @@ class Domain(DomainBase):
         if drv is None:
             raise c._invalid('virDomainGetVcpusFlags')
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virDomainGetVcpusFlags', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virDomainGetVcpusFlags', 'an unsigned integer', flags, _FROM_DOMAIN)
         return drv.domain_get_vcpus_flags(self, flags)
 
     def autostart(self) -> bool:
@@ -785,7 +792,7 @@ class Domain(DomainBase):
         if drv is None:
             raise c._invalid('virDomainHasManagedSaveImage')
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virDomainHasManagedSaveImage', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virDomainHasManagedSaveImage', 'an unsigned integer', flags, _FROM_DOMAIN)
         return drv.domain_has_managed_save_image(self, flags)
 
     def security_label(self) -> T.SecurityLabel:
@@ -820,7 +827,7 @@ class Domain(DomainBase):
         if drv is None:
             raise c._invalid('virDomainGetMessages')
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virDomainGetMessages', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virDomainGetMessages', 'an unsigned integer', flags, _FROM_DOMAIN)
         return drv.domain_get_messages(self, flags)
 
     def snapshot_num(self, flags: int = 0) -> int:
@@ -833,7 +840,7 @@ class Domain(DomainBase):
         if drv is None:
             raise c._invalid('virDomainSnapshotNum')
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virDomainSnapshotNum', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virDomainSnapshotNum', 'an unsigned integer', flags, _FROM_DOMAIN)
         return drv.domain_snapshot_num(self, flags)
 
     def memory_peek(self, start: int, size: int, flags: int) -> bytes:
@@ -846,11 +853,13 @@ class Domain(DomainBase):
         if drv is None:
             raise c._invalid('virDomainMemoryPeek')
         if not isinstance(start, int) or not 0 <= start <= 18446744073709551615:
-            raise _arg_error('start', 'virDomainMemoryPeek', 'an unsigned 64-bit integer', start)
+            raise _arg_error('start', 'virDomainMemoryPeek', 'an unsigned 64-bit integer', start, _FROM_DOMAIN)
         if not isinstance(size, int) or not 0 <= size <= 4294967295:
-            raise _arg_error('size', 'virDomainMemoryPeek', 'an unsigned integer', size)
+            raise _arg_error('size', 'virDomainMemoryPeek', 'an unsigned integer', size, _FROM_DOMAIN)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virDomainMemoryPeek', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virDomainMemoryPeek', 'an unsigned integer', flags, _FROM_DOMAIN)
+        if flags & 3 not in (1, 2):
+            raise _range_error('flags', 'virDomainMemoryPeek', 'must be either VIR_MEMORY_VIRTUAL or VIR_MEMORY_PHYSICAL', _FROM_DOMAIN)
         return drv.domain_memory_peek(self, start, size, flags)
 
     def create(self, flags: int = 0) -> None:
@@ -863,9 +872,9 @@ class Domain(DomainBase):
         if drv is None:
             raise c._invalid('virDomainCreate')
         if c._ro:
-            raise _denied('virDomainCreate')
+            raise _denied('virDomainCreate', _FROM_DOMAIN)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virDomainCreate', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virDomainCreate', 'an unsigned integer', flags, _FROM_DOMAIN)
         drv.domain_create(self, flags)
 
     def shutdown(self, flags: int = 0) -> None:
@@ -878,9 +887,9 @@ class Domain(DomainBase):
         if drv is None:
             raise c._invalid('virDomainShutdown')
         if c._ro:
-            raise _denied('virDomainShutdown')
+            raise _denied('virDomainShutdown', _FROM_DOMAIN)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virDomainShutdown', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virDomainShutdown', 'an unsigned integer', flags, _FROM_DOMAIN)
         drv.domain_shutdown(self, flags)
 
     def reboot(self, flags: int = 0) -> None:
@@ -893,9 +902,9 @@ class Domain(DomainBase):
         if drv is None:
             raise c._invalid('virDomainReboot')
         if c._ro:
-            raise _denied('virDomainReboot')
+            raise _denied('virDomainReboot', _FROM_DOMAIN)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virDomainReboot', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virDomainReboot', 'an unsigned integer', flags, _FROM_DOMAIN)
         drv.domain_reboot(self, flags)
 
     def reset(self, flags: int = 0) -> None:
@@ -908,9 +917,9 @@ class Domain(DomainBase):
         if drv is None:
             raise c._invalid('virDomainReset')
         if c._ro:
-            raise _denied('virDomainReset')
+            raise _denied('virDomainReset', _FROM_DOMAIN)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virDomainReset', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virDomainReset', 'an unsigned integer', flags, _FROM_DOMAIN)
         drv.domain_reset(self, flags)
 
     def destroy(self, flags: int = 0) -> None:
@@ -923,9 +932,9 @@ class Domain(DomainBase):
         if drv is None:
             raise c._invalid('virDomainDestroy')
         if c._ro:
-            raise _denied('virDomainDestroy')
+            raise _denied('virDomainDestroy', _FROM_DOMAIN)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virDomainDestroy', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virDomainDestroy', 'an unsigned integer', flags, _FROM_DOMAIN)
         drv.domain_destroy(self, flags)
 
     def suspend(self) -> None:
@@ -938,7 +947,7 @@ class Domain(DomainBase):
         if drv is None:
             raise c._invalid('virDomainSuspend')
         if c._ro:
-            raise _denied('virDomainSuspend')
+            raise _denied('virDomainSuspend', _FROM_DOMAIN)
         drv.domain_suspend(self)
 
     def resume(self) -> None:
@@ -951,7 +960,7 @@ class Domain(DomainBase):
         if drv is None:
             raise c._invalid('virDomainResume')
         if c._ro:
-            raise _denied('virDomainResume')
+            raise _denied('virDomainResume', _FROM_DOMAIN)
         drv.domain_resume(self)
 
     def save(self, path: str, dxml: str | None = None, flags: int = 0) -> None:
@@ -964,13 +973,13 @@ class Domain(DomainBase):
         if drv is None:
             raise c._invalid('virDomainSave')
         if c._ro:
-            raise _denied('virDomainSave')
+            raise _denied('virDomainSave', _FROM_DOMAIN)
         if not isinstance(path, str):
-            raise _arg_error('path', 'virDomainSave', 'a string', path)
+            raise _arg_error('path', 'virDomainSave', 'a string', path, _FROM_DOMAIN)
         if dxml is not None and (not isinstance(dxml, str)):
-            raise _arg_error('dxml', 'virDomainSave', 'a string', dxml)
+            raise _arg_error('dxml', 'virDomainSave', 'a string', dxml, _FROM_DOMAIN)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virDomainSave', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virDomainSave', 'an unsigned integer', flags, _FROM_DOMAIN)
         drv.domain_save(self, path, dxml, flags)
 
     def managed_save(self, flags: int = 0) -> None:
@@ -983,9 +992,9 @@ class Domain(DomainBase):
         if drv is None:
             raise c._invalid('virDomainManagedSave')
         if c._ro:
-            raise _denied('virDomainManagedSave')
+            raise _denied('virDomainManagedSave', _FROM_DOMAIN)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virDomainManagedSave', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virDomainManagedSave', 'an unsigned integer', flags, _FROM_DOMAIN)
         drv.domain_managed_save(self, flags)
 
     def managed_save_remove(self, flags: int = 0) -> None:
@@ -998,9 +1007,9 @@ class Domain(DomainBase):
         if drv is None:
             raise c._invalid('virDomainManagedSaveRemove')
         if c._ro:
-            raise _denied('virDomainManagedSaveRemove')
+            raise _denied('virDomainManagedSaveRemove', _FROM_DOMAIN)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virDomainManagedSaveRemove', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virDomainManagedSaveRemove', 'an unsigned integer', flags, _FROM_DOMAIN)
         drv.domain_managed_save_remove(self, flags)
 
     def undefine(self, flags: int = 0) -> None:
@@ -1013,9 +1022,9 @@ class Domain(DomainBase):
         if drv is None:
             raise c._invalid('virDomainUndefine')
         if c._ro:
-            raise _denied('virDomainUndefine')
+            raise _denied('virDomainUndefine', _FROM_DOMAIN)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virDomainUndefine', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virDomainUndefine', 'an unsigned integer', flags, _FROM_DOMAIN)
         drv.domain_undefine(self, flags)
 
     def rename(self, new_name: str, flags: int = 0) -> None:
@@ -1028,11 +1037,11 @@ class Domain(DomainBase):
         if drv is None:
             raise c._invalid('virDomainRename')
         if c._ro:
-            raise _denied('virDomainRename')
+            raise _denied('virDomainRename', _FROM_DOMAIN)
         if not isinstance(new_name, str):
-            raise _arg_error('new_name', 'virDomainRename', 'a string', new_name)
+            raise _arg_error('new_name', 'virDomainRename', 'a string', new_name, _FROM_DOMAIN)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virDomainRename', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virDomainRename', 'an unsigned integer', flags, _FROM_DOMAIN)
         drv.domain_rename(self, new_name, flags)
 
     def set_memory(self, memory: int, flags: int = 0) -> None:
@@ -1045,11 +1054,13 @@ class Domain(DomainBase):
         if drv is None:
             raise c._invalid('virDomainSetMemory')
         if c._ro:
-            raise _denied('virDomainSetMemory')
+            raise _denied('virDomainSetMemory', _FROM_DOMAIN)
         if not isinstance(memory, int) or not 0 <= memory <= 18446744073709551615:
-            raise _arg_error('memory', 'virDomainSetMemory', 'an unsigned 64-bit integer', memory)
+            raise _arg_error('memory', 'virDomainSetMemory', 'an unsigned 64-bit integer', memory, _FROM_DOMAIN)
+        if memory == 0:
+            raise _range_error('memory', 'virDomainSetMemory', 'must not be zero', _FROM_DOMAIN)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virDomainSetMemory', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virDomainSetMemory', 'an unsigned integer', flags, _FROM_DOMAIN)
         drv.domain_set_memory(self, memory, flags)
 
     def set_max_memory(self, memory: int) -> None:
@@ -1062,9 +1073,11 @@ class Domain(DomainBase):
         if drv is None:
             raise c._invalid('virDomainSetMaxMemory')
         if c._ro:
-            raise _denied('virDomainSetMaxMemory')
+            raise _denied('virDomainSetMaxMemory', _FROM_DOMAIN)
         if not isinstance(memory, int) or not 0 <= memory <= 18446744073709551615:
-            raise _arg_error('memory', 'virDomainSetMaxMemory', 'an unsigned 64-bit integer', memory)
+            raise _arg_error('memory', 'virDomainSetMaxMemory', 'an unsigned 64-bit integer', memory, _FROM_DOMAIN)
+        if memory == 0:
+            raise _range_error('memory', 'virDomainSetMaxMemory', 'must not be zero', _FROM_DOMAIN)
         drv.domain_set_max_memory(self, memory)
 
     def set_vcpus(self, nvcpus: int, flags: int = 0) -> None:
@@ -1077,11 +1090,13 @@ class Domain(DomainBase):
         if drv is None:
             raise c._invalid('virDomainSetVcpus')
         if c._ro:
-            raise _denied('virDomainSetVcpus')
+            raise _denied('virDomainSetVcpus', _FROM_DOMAIN)
         if not isinstance(nvcpus, int) or not 0 <= nvcpus <= 4294967295:
-            raise _arg_error('nvcpus', 'virDomainSetVcpus', 'an unsigned integer', nvcpus)
+            raise _arg_error('nvcpus', 'virDomainSetVcpus', 'an unsigned integer', nvcpus, _FROM_DOMAIN)
+        if nvcpus == 0:
+            raise _range_error('nvcpus', 'virDomainSetVcpus', 'must not be zero', _FROM_DOMAIN)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virDomainSetVcpus', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virDomainSetVcpus', 'an unsigned integer', flags, _FROM_DOMAIN)
         drv.domain_set_vcpus(self, nvcpus, flags)
 
     def set_autostart(self, autostart: bool) -> None:
@@ -1094,7 +1109,7 @@ class Domain(DomainBase):
         if drv is None:
             raise c._invalid('virDomainSetAutostart')
         if c._ro:
-            raise _denied('virDomainSetAutostart')
+            raise _denied('virDomainSetAutostart', _FROM_DOMAIN)
         drv.domain_set_autostart(self, bool(autostart))
 
 
@@ -1111,7 +1126,7 @@ class Network(NetworkBase):
         if drv is None:
             raise c._invalid('virNetworkGetXMLDesc')
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virNetworkGetXMLDesc', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virNetworkGetXMLDesc', 'an unsigned integer', flags, _FROM_NETWORK)
         return drv.network_get_xml_desc(self, flags)
 
     def bridge_name(self) -> str:
@@ -1135,7 +1150,7 @@ class Network(NetworkBase):
         if drv is None:
             raise c._invalid('virNetworkCreate')
         if c._ro:
-            raise _denied('virNetworkCreate')
+            raise _denied('virNetworkCreate', _FROM_NETWORK)
         drv.network_create(self)
 
     def destroy(self) -> None:
@@ -1148,7 +1163,7 @@ class Network(NetworkBase):
         if drv is None:
             raise c._invalid('virNetworkDestroy')
         if c._ro:
-            raise _denied('virNetworkDestroy')
+            raise _denied('virNetworkDestroy', _FROM_NETWORK)
         drv.network_destroy(self)
 
     def undefine(self) -> None:
@@ -1161,7 +1176,7 @@ class Network(NetworkBase):
         if drv is None:
             raise c._invalid('virNetworkUndefine')
         if c._ro:
-            raise _denied('virNetworkUndefine')
+            raise _denied('virNetworkUndefine', _FROM_NETWORK)
         drv.network_undefine(self)
 
     def is_active(self) -> bool:
@@ -1207,7 +1222,7 @@ class Network(NetworkBase):
         if drv is None:
             raise c._invalid('virNetworkSetAutostart')
         if c._ro:
-            raise _denied('virNetworkSetAutostart')
+            raise _denied('virNetworkSetAutostart', _FROM_NETWORK)
         drv.network_set_autostart(self, bool(autostart))
 
 
@@ -1224,7 +1239,7 @@ class StoragePool(StoragePoolBase):
         if drv is None:
             raise c._invalid('virStoragePoolGetXMLDesc')
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virStoragePoolGetXMLDesc', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virStoragePoolGetXMLDesc', 'an unsigned integer', flags, _FROM_STORAGE)
         return drv.storage_pool_get_xml_desc(self, flags)
 
     def info(self) -> T.StoragePoolInfo:
@@ -1248,9 +1263,9 @@ class StoragePool(StoragePoolBase):
         if drv is None:
             raise c._invalid('virStoragePoolCreate')
         if c._ro:
-            raise _denied('virStoragePoolCreate')
+            raise _denied('virStoragePoolCreate', _FROM_STORAGE)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virStoragePoolCreate', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virStoragePoolCreate', 'an unsigned integer', flags, _FROM_STORAGE)
         drv.storage_pool_create(self, flags)
 
     def build(self, flags: int = 0) -> None:
@@ -1263,9 +1278,9 @@ class StoragePool(StoragePoolBase):
         if drv is None:
             raise c._invalid('virStoragePoolBuild')
         if c._ro:
-            raise _denied('virStoragePoolBuild')
+            raise _denied('virStoragePoolBuild', _FROM_STORAGE)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virStoragePoolBuild', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virStoragePoolBuild', 'an unsigned integer', flags, _FROM_STORAGE)
         drv.storage_pool_build(self, flags)
 
     def destroy(self) -> None:
@@ -1278,7 +1293,7 @@ class StoragePool(StoragePoolBase):
         if drv is None:
             raise c._invalid('virStoragePoolDestroy')
         if c._ro:
-            raise _denied('virStoragePoolDestroy')
+            raise _denied('virStoragePoolDestroy', _FROM_STORAGE)
         drv.storage_pool_destroy(self)
 
     def delete(self, flags: int = 0) -> None:
@@ -1291,9 +1306,9 @@ class StoragePool(StoragePoolBase):
         if drv is None:
             raise c._invalid('virStoragePoolDelete')
         if c._ro:
-            raise _denied('virStoragePoolDelete')
+            raise _denied('virStoragePoolDelete', _FROM_STORAGE)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virStoragePoolDelete', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virStoragePoolDelete', 'an unsigned integer', flags, _FROM_STORAGE)
         drv.storage_pool_delete(self, flags)
 
     def undefine(self) -> None:
@@ -1306,7 +1321,7 @@ class StoragePool(StoragePoolBase):
         if drv is None:
             raise c._invalid('virStoragePoolUndefine')
         if c._ro:
-            raise _denied('virStoragePoolUndefine')
+            raise _denied('virStoragePoolUndefine', _FROM_STORAGE)
         drv.storage_pool_undefine(self)
 
     def refresh(self, flags: int = 0) -> None:
@@ -1319,9 +1334,9 @@ class StoragePool(StoragePoolBase):
         if drv is None:
             raise c._invalid('virStoragePoolRefresh')
         if c._ro:
-            raise _denied('virStoragePoolRefresh')
+            raise _denied('virStoragePoolRefresh', _FROM_STORAGE)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virStoragePoolRefresh', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virStoragePoolRefresh', 'an unsigned integer', flags, _FROM_STORAGE)
         drv.storage_pool_refresh(self, flags)
 
     def is_active(self) -> bool:
@@ -1367,7 +1382,7 @@ class StoragePool(StoragePoolBase):
         if drv is None:
             raise c._invalid('virStoragePoolSetAutostart')
         if c._ro:
-            raise _denied('virStoragePoolSetAutostart')
+            raise _denied('virStoragePoolSetAutostart', _FROM_STORAGE)
         drv.storage_pool_set_autostart(self, bool(autostart))
 
     def num_of_volumes(self) -> int:
@@ -1402,7 +1417,7 @@ class StoragePool(StoragePoolBase):
         if drv is None:
             raise c._invalid('virStoragePoolListAllVolumes')
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virStoragePoolListAllVolumes', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virStoragePoolListAllVolumes', 'an unsigned integer', flags, _FROM_STORAGE)
         r = drv.storage_pool_list_all_volumes(self, flags)
         return [StorageVol(c, *x) for x in r]
 
@@ -1416,7 +1431,7 @@ class StoragePool(StoragePoolBase):
         if drv is None:
             raise c._invalid('virStorageVolLookupByName')
         if not isinstance(name, str):
-            raise _arg_error('name', 'virStorageVolLookupByName', 'a string', name)
+            raise _arg_error('name', 'virStorageVolLookupByName', 'a string', name, _FROM_STORAGE)
         r = drv.storage_vol_lookup_by_name(self, name)
         return StorageVol(c, *r)
 
@@ -1430,11 +1445,11 @@ class StoragePool(StoragePoolBase):
         if drv is None:
             raise c._invalid('virStorageVolCreateXML')
         if c._ro:
-            raise _denied('virStorageVolCreateXML')
+            raise _denied('virStorageVolCreateXML', _FROM_STORAGE)
         if not isinstance(xml, str):
-            raise _arg_error('xml', 'virStorageVolCreateXML', 'a string', xml)
+            raise _arg_error('xml', 'virStorageVolCreateXML', 'a string', xml, _FROM_STORAGE)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virStorageVolCreateXML', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virStorageVolCreateXML', 'an unsigned integer', flags, _FROM_STORAGE)
         r = drv.storage_vol_create_xml(self, xml, flags)
         return StorageVol(c, *r)
 
@@ -1448,13 +1463,13 @@ class StoragePool(StoragePoolBase):
         if drv is None:
             raise c._invalid('virStorageVolCreateXMLFrom')
         if c._ro:
-            raise _denied('virStorageVolCreateXMLFrom')
+            raise _denied('virStorageVolCreateXMLFrom', _FROM_STORAGE)
         if not isinstance(xml, str):
-            raise _arg_error('xml', 'virStorageVolCreateXMLFrom', 'a string', xml)
+            raise _arg_error('xml', 'virStorageVolCreateXMLFrom', 'a string', xml, _FROM_STORAGE)
         if not isinstance(clonevol, StorageVol):
-            raise _arg_error('clonevol', 'virStorageVolCreateXMLFrom', 'a StorageVol', clonevol)
+            raise _arg_error('clonevol', 'virStorageVolCreateXMLFrom', 'a StorageVol', clonevol, _FROM_STORAGE)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virStorageVolCreateXMLFrom', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virStorageVolCreateXMLFrom', 'an unsigned integer', flags, _FROM_STORAGE)
         r = drv.storage_vol_create_xml_from(self, xml, clonevol, flags)
         return StorageVol(c, *r)
 
@@ -1494,7 +1509,7 @@ class StorageVol(StorageVolBase):
         if drv is None:
             raise c._invalid('virStorageVolGetXMLDesc')
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virStorageVolGetXMLDesc', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virStorageVolGetXMLDesc', 'an unsigned integer', flags, _FROM_STORAGE)
         return drv.storage_vol_get_xml_desc(self, flags)
 
     def delete(self, flags: int = 0) -> None:
@@ -1507,9 +1522,9 @@ class StorageVol(StorageVolBase):
         if drv is None:
             raise c._invalid('virStorageVolDelete')
         if c._ro:
-            raise _denied('virStorageVolDelete')
+            raise _denied('virStorageVolDelete', _FROM_STORAGE)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virStorageVolDelete', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virStorageVolDelete', 'an unsigned integer', flags, _FROM_STORAGE)
         drv.storage_vol_delete(self, flags)
 
     def wipe(self, flags: int = 0) -> None:
@@ -1522,9 +1537,9 @@ class StorageVol(StorageVolBase):
         if drv is None:
             raise c._invalid('virStorageVolWipe')
         if c._ro:
-            raise _denied('virStorageVolWipe')
+            raise _denied('virStorageVolWipe', _FROM_STORAGE)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virStorageVolWipe', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virStorageVolWipe', 'an unsigned integer', flags, _FROM_STORAGE)
         drv.storage_vol_wipe(self, flags)
 
     def resize(self, capacity: int, flags: int = 0) -> None:
@@ -1537,11 +1552,11 @@ class StorageVol(StorageVolBase):
         if drv is None:
             raise c._invalid('virStorageVolResize')
         if c._ro:
-            raise _denied('virStorageVolResize')
+            raise _denied('virStorageVolResize', _FROM_STORAGE)
         if not isinstance(capacity, int) or not 0 <= capacity <= 18446744073709551615:
-            raise _arg_error('capacity', 'virStorageVolResize', 'an unsigned 64-bit integer', capacity)
+            raise _arg_error('capacity', 'virStorageVolResize', 'an unsigned 64-bit integer', capacity, _FROM_STORAGE)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
-            raise _arg_error('flags', 'virStorageVolResize', 'an unsigned integer', flags)
+            raise _arg_error('flags', 'virStorageVolResize', 'an unsigned integer', flags, _FROM_STORAGE)
         drv.storage_vol_resize(self, capacity, flags)
 
     def pool(self) -> StoragePool:

@@ -61,7 +61,8 @@ class virConnect(virConnectBase):
 
     def getSecurityModel(self) -> list[Any]:
         """The security model and DOI the hypervisor driver uses. (virNodeGetSecurityModel)"""
-        return list(self._o.get_security_model())
+        r = self._o.get_security_model()
+        return [r.model, r.doi]
 
     def isAlive(self) -> int:
         """Whether the connection is usable. (virConnectIsAlive)"""
@@ -239,11 +240,13 @@ class virDomain(virDomainBase):
 
     def info(self) -> list[Any]:
         """State, memory, vCPU count and CPU time. (virDomainGetInfo)"""
-        return list(self._o.info())
+        r = self._o.info()
+        return [int(r.state), r.max_mem, r.memory, int(r.nr_virt_cpu), r.cpu_time]
 
     def state(self, flags: int = 0) -> list[Any]:
         """The domain's state and the reason it is in it. (virDomainGetState)"""
-        return list(self._o.state(flags))
+        r = self._o.state(flags)
+        return [int(r.state), int(r.reason)]
 
     def XMLDesc(self, flags: int = 0) -> str:
         """The domain's XML (live config, or the inactive one with XML_INACTIVE). (virDomainGetXMLDesc)"""
@@ -283,11 +286,13 @@ class virDomain(virDomainBase):
 
     def securityLabel(self) -> list[Any]:
         """The domain's security label and whether it is enforced. (virDomainGetSecurityLabel)"""
-        return list(self._o.security_label())
+        r = self._o.security_label()
+        return [r.label, r.enforcing]
 
     def jobInfo(self) -> list[Any]:
         """Progress of the domain's current long-running job (save, migration, ...). (virDomainGetJobInfo)"""
-        return list(self._o.job_info())
+        r = self._o.job_info()
+        return [int(r.type), r.time_elapsed, r.time_remaining, r.data_total, r.data_processed, r.data_remaining, r.mem_total, r.mem_processed, r.mem_remaining, r.file_total, r.file_processed, r.file_remaining]
 
     def messages(self, flags: int = 0) -> list[str]:
         """Messages about the domain's tainting and deprecated features. (virDomainGetMessages)"""
@@ -470,7 +475,8 @@ class virStoragePool(virStoragePoolBase):
 
     def info(self) -> list[Any]:
         """State, capacity, allocation and available space in bytes. (virStoragePoolGetInfo)"""
-        return list(self._o.info())
+        r = self._o.info()
+        return [int(r.state), r.capacity, r.allocation, r.available]
 
     def create(self, flags: int = 0) -> int:
         """Start the defined pool. (virStoragePoolCreate)"""
@@ -553,7 +559,8 @@ class virStorageVol(virStorageVolBase):
 
     def info(self) -> list[Any]:
         """Type, capacity and allocation in bytes. (virStorageVolGetInfo)"""
-        return list(self._o.info())
+        r = self._o.info()
+        return [int(r.type), r.capacity, r.allocation]
 
     def XMLDesc(self, flags: int = 0) -> str:
         """The volume's XML. (virStorageVolGetXMLDesc)"""

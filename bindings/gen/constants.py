@@ -18,10 +18,11 @@ def render() -> str:
             out.append(f"    {py_name} = {value}\n")
         for c_name, py_name, value in enum["members"]:
             flat.append((c_name, enum["py"], py_name))
-    out.append("\n\n# libvirt's flat names; each is the enum member itself, so it compares and\n")
-    out.append("# formats as the int libvirt-python uses.\n")
+    out.append("\n\n# libvirt's flat names, plain ints as in libvirt-python (the enums above carry\n")
+    out.append("# the same numbers for the Pythonic API).\n")
+    values = {c: v for e in data["enum"].values() for c, _, v in e["members"]}
     for c_name, cls, py_name in flat:
-        out.append(f"{c_name} = {cls}.{py_name}\n")
+        out.append(f"{c_name} = {values[c_name]}\n")
     out.append("\n# libvirt's named constants that are not enum members (typed-parameter\n")
     out.append("# field names, buffer sizes).\n")
     for name, value in sorted(data["macros"].items()):

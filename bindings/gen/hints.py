@@ -43,7 +43,7 @@ def slot_hint(t: Type, is_return: bool) -> str:
     return api_hint(t)
 
 
-def check_lines(a: Arg, cname: str, indent: str) -> list[str]:
+def check_lines(a: Arg, cname: str, indent: str, origin: str) -> list[str]:
     """Statements that refuse a bad argument with VIR_ERR_INVALID_ARG, libvirt-style."""
     t, n = a.type, a.name
     if t.kind == "str":
@@ -62,9 +62,9 @@ def check_lines(a: Arg, cname: str, indent: str) -> list[str]:
     elif t.kind == "callable":
         cond, want = f"not callable({n})", "callable"
     elif t.kind == "uuidstr":
-        return [f"{indent}{n} = _uuid_bytes({n}, {cname!r})"]
+        return [f"{indent}{n} = _uuid_bytes({n}, {cname!r}, {origin})"]
     else:
         return []
     test = f"{n} is not None and ({cond})" if t.optional else cond
     return [f"{indent}if {test}:",
-            f"{indent}    raise _arg_error({n!r}, {cname!r}, {want!r}, {n})"]
+            f"{indent}    raise _arg_error({n!r}, {cname!r}, {want!r}, {n}, {origin})"]

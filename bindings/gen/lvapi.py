@@ -7,7 +7,7 @@ for info records, virDomain/virNetwork/... wrappers for objects.
 from __future__ import annotations
 
 from .common import HEADER
-from .model import CLASSES, LV_CLASS, CName, Method, Type, load
+from .model import API, CLASSES, LV_CLASS, CName, Method, Type, load
 
 
 def _hint(t: Type) -> str:
@@ -23,7 +23,7 @@ def _hint(t: Type) -> str:
     return f"{h} | None" if t.optional else h
 
 
-def _lv_method(m: Method, c: CName) -> list[str]:
+def _lv_method(api: API, m: Method, c: CName) -> list[str]:
     free = m.free_args(c)
     params = ["self"] + [f"{a.name}: {_hint(a.type)}" + (f" = {a.default}" if a.default else "")
                          for a in free]
@@ -46,7 +46,11 @@ def _lv_method(m: Method, c: CName) -> list[str]:
     elif ret.kind == "bool":
         out.append(f"        return 1 if {call} else 0")
     elif ret.kind == "struct":
-        out.append(f"        return list({call})")
+        # plain ints in libvirt-python's lists, whatever IntEnum the record carries
+        fields = api.structs[ret.name].fields
+        items = ", ".join(f"int(r.{f})" if t.kind in ("enum", "int", "uint") else f"r.{f}"
+                          for f, t in fields)
+        out += [f"        r = {call}", f"        return [{items}]"]
     elif ret.kind == "object":
         out.append(f"        return {LV_CLASS[ret.name]}({conn}, {call})")
     elif ret.kind == "list" and ret.item is not None and ret.item.kind == "object":
@@ -76,6 +80,6 @@ def render() -> str:
                 continue
             for c in m.c:
                 if not c.lv_handwritten:
-                    out += _lv_method(m, c)
+                    out += _lv_method(api, m, c)
     out += ["", "_bind_lv(virConnect, virDomain, virNetwork, virStoragePool, virStorageVol)", ""]
     return "\n".join(out)

@@ -63,6 +63,10 @@ class Method:
     c: tuple[CName, ...]
     handwritten: bool
     module: str = ""     # for cls == "module": the Python module of the Pythonic function
+    # argument -> (Python test that is true when the value is refused, libvirt's rule text)
+    arg_rules: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # (flag bits, what) refused on read-only connections, e.g. (1, "secure flag")
+    ro_flags: tuple[int, str] | None = None
 
     @property
     def primary_c(self) -> str:
@@ -149,7 +153,7 @@ def load() -> API:
             raise ValueError(f"unknown class {cls!r}")
         for py, m in methods.items():
             unknown = set(m) - {"args", "ret", "slot", "table", "write", "doc", "c", "handwritten",
-                                  "module"}
+                                  "module", "rules", "ro_flags"}
             if unknown:
                 raise ValueError(f"{cls}.{py}: unknown keys {sorted(unknown)}")
             args = tuple(parse_arg(a, names) for a in m["args"])
@@ -166,7 +170,9 @@ def load() -> API:
                 cls=cls, py=py, args=args, ret=parse_type(m["ret"], names),
                 slot=m.get("slot"), table=m.get("table", TABLE_OF_CLASS.get(cls, "")),
                 write=bool(m.get("write", False)), doc=m["doc"], c=cnames,
-                handwritten=bool(m.get("handwritten", False)), module=m.get("module", ""))
+                handwritten=bool(m.get("handwritten", False)), module=m.get("module", ""),
+                arg_rules={k: (v[0], v[1]) for k, v in m.get("rules", {}).items()},
+                ro_flags=tuple(m["ro_flags"]) if "ro_flags" in m else None)  # type: ignore[arg-type]
             if not method.handwritten and not method.slot:
                 raise ValueError(f"{cls}.{py}: needs a slot or handwritten = true")
             api.methods.append(method)

@@ -11,6 +11,9 @@ from .hints import api_hint, check_lines
 from .model import CLASSES, LV_CLASS, Method, load
 
 DRIVER_ATTR = {"hypervisor": "_hv", "network": "_net", "storage": "_stor"}
+# libvirt reports a public entry's argument and permission errors from the object
+# family's source file (libvirt-domain.c: VIR_FROM_DOMAIN, ...).
+ORIGIN = {"hypervisor": "_FROM_DOMAIN", "network": "_FROM_NETWORK", "storage": "_FROM_STORAGE"}
 
 
 def _wrap(m: Method, expr: str, conn: str) -> str:
@@ -53,11 +56,21 @@ def _entry(m: Method) -> list[str]:
     out.append(f"{ind}drv = {conn}.{attr}")
     out.append(f"{ind}if drv is None:")
     out.append(f"{ind}    raise {conn}._invalid({cname!r})")
+    origin = ORIGIN[m.table]
     if m.write:
         out.append(f"{ind}if {conn}._ro:")
-        out.append(f"{ind}    raise _denied({cname!r})")
+        out.append(f"{ind}    raise _denied({cname!r}, {origin})")
     for a in m.args:
-        out += check_lines(a, cname, ind)
+        out += check_lines(a, cname, ind, origin)
+        rule = m.arg_rules.get(a.name)
+        if rule:
+            test, text = rule
+            out.append(f"{ind}if {test}:")
+            out.append(f"{ind}    raise _range_error({a.name!r}, {cname!r}, {text!r}, {origin})")
+    if m.ro_flags:
+        bits, what = m.ro_flags
+        out.append(f"{ind}if {conn}._ro and flags & {bits}:")
+        out.append(f"{ind}    raise _denied_flags({cname!r}, {what!r}, {origin})")
     call_args = ([] if m.cls == "Connection" else ["self"]) + [
         f"bool({a.name})" if a.type.kind == "bool" else a.name for a in m.args]
     call = f"drv.{m.slot}({', '.join(call_args)})"
@@ -78,8 +91,10 @@ def render() -> str:
            "hand-written parts (handles, events, context managers) live in the base",
            'classes each class extends."""', "from __future__ import annotations", "",
            "from typing import Any, Callable", "", "from . import types as T",
-           "from ._entry import arg_error as _arg_error, denied as _denied, "
-           "uuid_bytes as _uuid_bytes",
+           "from ._entry import (FROM_DOMAIN as _FROM_DOMAIN, FROM_NETWORK as _FROM_NETWORK,",
+           "                     FROM_STORAGE as _FROM_STORAGE, arg_error as _arg_error,",
+           "                     denied as _denied, denied_flags as _denied_flags,",
+           "                     range_error as _range_error, uuid_bytes as _uuid_bytes)",
            "from .connection import ConnectionBase",
            "from .domain import DomainBase",
            "from .network import NetworkBase",

@@ -1,0 +1,136 @@
+"""Domain objects and their registry: what every stateful driver keeps per domain.
+
+Follows libvirt's virDomainObj: `def_` is the definition in effect (the live one while
+running), `new_def` the persistent config to use at next boot when the domain runs;
+state and reason are libvirt's (virDomainState + the per-state reason enums).
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from ..constants import ConnectListAllDomainsFlags as LF
+from ..constants import DomainState
+from .handles import DomainRef
+
+__all__ = ["DomainObj", "DomainObjList"]
+
+
+@dataclass(slots=True, eq=False)
+class DomainObj:
+    def_: Any                         # pyvirt.xml DomainDef in effect
+    name: str
+    raw_uuid: bytes
+    id: int = -1
+    state: DomainState = DomainState.SHUTOFF
+    reason: int = 0
+    persistent: bool = False
+    autostart: bool = False
+    new_def: Any = None               # the persistent config while running, else None
+    has_managed_save: bool = False
+    priv: Any = None                  # the driver's own per-domain data
+    job: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def active(self) -> bool:
+        return self.id >= 0
+
+    def ref(self) -> DomainRef:
+        return (self.name, self.raw_uuid, self.id)
+
+    def persistent_def(self) -> Any:
+        """The config a restart would use (libvirt: virDomainObjGetPersistentDef)."""
+        return self.new_def if self.new_def is not None else self.def_
+
+    def set_state(self, state: DomainState, reason: int) -> None:
+        self.state = state
+        self.reason = reason
+
+
+class DomainObjList:
+    """Domains indexed by UUID, name and (while running) ID. Not locked: callers hold
+    their driver's lock around every use."""
+
+    def __init__(self) -> None:
+        self.by_uuid: dict[bytes, DomainObj] = {}
+        self.by_name: dict[str, DomainObj] = {}
+        self.by_id: dict[int, DomainObj] = {}
+
+    def __len__(self) -> int:
+        return len(self.by_uuid)
+
+    def __iter__(self) -> Iterator[DomainObj]:
+        return iter(list(self.by_uuid.values()))
+
+    def add(self, obj: DomainObj) -> None:
+        self.by_uuid[obj.raw_uuid] = obj
+        self.by_name[obj.name] = obj
+        if obj.id >= 0:
+            self.by_id[obj.id] = obj
+
+    def remove(self, obj: DomainObj) -> None:
+        self.by_uuid.pop(obj.raw_uuid, None)
+        if self.by_name.get(obj.name) is obj:
+            del self.by_name[obj.name]
+        if obj.id >= 0 and self.by_id.get(obj.id) is obj:
+            del self.by_id[obj.id]
+
+    def rename(self, obj: DomainObj, new_name: str) -> None:
+        if self.by_name.get(obj.name) is obj:
+            del self.by_name[obj.name]
+        obj.name = new_name
+        self.by_name[new_name] = obj
+
+    def set_id(self, obj: DomainObj, new_id: int) -> None:
+        if obj.id >= 0 and self.by_id.get(obj.id) is obj:
+            del self.by_id[obj.id]
+        obj.id = new_id
+        if new_id >= 0:
+            self.by_id[new_id] = obj
+
+    def active_ids(self) -> list[int]:
+        return sorted(self.by_id)
+
+    def inactive_names(self) -> list[str]:
+        return sorted(o.name for o in self.by_uuid.values() if o.id < 0)
+
+    def filter(self, flags: int) -> list[DomainObj]:
+        """The domains virConnectListAllDomains returns for these filter flags."""
+        out = []
+        for o in self.by_uuid.values():
+            if flags and not _matches(o, flags):
+                continue
+            out.append(o)
+        return out
+
+
+def _matches(o: DomainObj, f: int) -> bool:
+    # Each group of flags is a filter only when one of its flags is set (libvirt's
+    # virDomainObjListFilter): within a group the flags are alternatives.
+    active = o.id >= 0
+    if f & (LF.ACTIVE | LF.INACTIVE) and not (f & LF.ACTIVE and active or
+                                              f & LF.INACTIVE and not active):
+        return False
+    if f & (LF.PERSISTENT | LF.TRANSIENT) and not (f & LF.PERSISTENT and o.persistent or
+                                                   f & LF.TRANSIENT and not o.persistent):
+        return False
+    if f & (LF.RUNNING | LF.PAUSED | LF.SHUTOFF | LF.OTHER):
+        s = o.state
+        ok = (f & LF.RUNNING and s == DomainState.RUNNING or
+              f & LF.PAUSED and s == DomainState.PAUSED or
+              f & LF.SHUTOFF and s == DomainState.SHUTOFF or
+              f & LF.OTHER and s not in (DomainState.RUNNING, DomainState.PAUSED,
+                                         DomainState.SHUTOFF))
+        if not ok:
+            return False
+    if f & (LF.MANAGEDSAVE | LF.NO_MANAGEDSAVE) and not (
+            f & LF.MANAGEDSAVE and o.has_managed_save or
+            f & LF.NO_MANAGEDSAVE and not o.has_managed_save):
+        return False
+    if f & (LF.AUTOSTART | LF.NO_AUTOSTART) and not (f & LF.AUTOSTART and o.autostart or
+                                                     f & LF.NO_AUTOSTART and not o.autostart):
+        return False
+    if f & LF.HAS_SNAPSHOT:   # no driver here keeps snapshots yet
+        return False
+    return True
