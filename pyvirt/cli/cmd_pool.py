@@ -171,7 +171,7 @@ def cmd_pool_info(ctl: Control, pc: ParsedCommand) -> bool:
     bool_opt("persistent", "list persistent pools"),
     bool_opt("autostart", "list pools with autostart enabled"),
     bool_opt("no-autostart", "list pools with autostart disabled"),
-    string_opt("type", "only list pool of specified type(s) (if supported)", named_only=True),
+    string_opt("type", "only list pool of specified type(s) (if supported)"),
     bool_opt("details", "display extended details for pools"),
     bool_opt("uuid", "list UUID of active pools only"),
     bool_opt("name", "list name of active pools only")])

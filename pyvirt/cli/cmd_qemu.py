@@ -42,7 +42,8 @@ def _pretty(value: Any) -> str:
                bool_opt("pretty", "pretty-print any qemu monitor protocol output"),
                bool_opt("return-value", "extract the value of the 'return' key from the "
                                         "returned string"),
-               string_opt("pass-fds", "pass file descriptors N,M,... along with the command"),
+               string_opt("pass-fds", "pass file descriptors N,M,... along with the command",
+                          named_only=True),
                argv_opt("cmd", "command", required=True)])
 def cmd_qemu_monitor_command(ctl: Control, pc: ParsedCommand) -> bool:
     ctl.exclusive(pc, "hmp", "pretty")

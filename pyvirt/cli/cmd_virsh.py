@@ -71,22 +71,24 @@ def _split(arg: str) -> list[str]:
                bool_opt("err", "output to stderr"),
                argv_opt("string", "arguments to echo")])
 def cmd_echo(ctl: Control, pc: ParsedCommand) -> bool:
+    ctl.exclusive(pc, "shell", "split")
+    ctl.exclusive(pc, "xml", "split")
     words = []
     for arg in pc.argv("string"):
-        pieces = _split(arg) if pc.flag("split") else [arg]
-        out = []
-        for piece in pieces:
-            if pc.flag("shell"):
-                piece = _shell_quote(piece)
-            if pc.flag("xml"):
-                piece = _xml_escape(piece)
-            out.append(piece)
-        words.append("\n".join(out))
+        if pc.flag("split"):
+            # each piece on a line of its own, as virsh prints them
+            words.append("".join(piece + "\n" for piece in _split(arg)))
+            continue
+        if pc.flag("shell"):
+            arg = _shell_quote(arg)
+        if pc.flag("xml"):
+            arg = _xml_escape(arg)
+        words.append(arg)
     text = " ".join(words)
     if pc.flag("err"):
         ctl.error(text)
     else:
-        ctl.print(text + "\n")
+        ctl.print(text)   # no newline: the blank line after each command ends it
     return True
 
 

@@ -255,6 +255,9 @@ class Control:
         try:
             # opened apart from the read: virsh words open and read failures differently
             f = open(path, encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
+        except IsADirectoryError as e:
+            # C's open() of a directory succeeds and the read fails: say it as virsh does
+            raise self.fail(f"Failed to read file '{path}': {os.strerror(e.errno or 0)}") from None
         except OSError as e:
             raise self.fail(f"Failed to open file '{path}': {os.strerror(e.errno or 0)}") from None
         with f:
