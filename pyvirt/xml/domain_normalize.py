@@ -35,6 +35,10 @@ from .domain_model import (
 )
 from .domain_parse import parse_domain
 from .ids import RandomBytes, new_mac, new_uuid
+from .order import (
+    BALLOON_RANK, CHR_RANK, CPU_RANK, CTRL_RANK, DEVICE_INFO_RANK, DEVICE_RANK, DISK_RANK,
+    NET_RANK, OS_RANK, RNG_RANK, TOP_RANK, UNKNOWN_TOP, VIDEO_RANK, by_rank,
+)
 from .props import xml_error
 
 __all__ = ["DomainDefaults", "TEST_DEFAULTS", "normalize_domain", "load_domain",
@@ -101,6 +105,11 @@ def _normalize(d: DomainDef, df: DomainDefaults, rand: RandomBytes) -> None:
     if d.vcpu == 0:
         # libvirt 9.0 reports a zero vCPU count through its NUMA check
         raise error(ErrorNumber.INTERNAL_ERROR, D, "CPU IDs in <numa> exceed the <vcpu> count")
+    if d.vcpu_current is not None and d.vcpu_current > d.vcpu:
+        raise error(ErrorNumber.CONFIG_UNSUPPORTED, D,
+                    "maximum vCPU count must not be less than current vCPU count")
+    if d.vcpu_current == d.vcpu:
+        d.vcpu_current = None
     if d.vcpu_placement is None:
         d.vcpu_placement = "static"
     d.on_poweroff = d.on_poweroff or "destroy"
@@ -121,6 +130,26 @@ def _normalize(d: DomainDef, df: DomainDefaults, rand: RandomBytes) -> None:
     for r in d.devices.rngs:
         if r.backend_model == "random" and not r.backend_path:
             r.backend_path = "/dev/random"
+    _canonical_order(d)
+
+
+def _canonical_order(d: DomainDef) -> None:
+    """Verbatim elements in libvirt's order, as parsing the output would give them."""
+    d.extra = by_rank(d.extra, TOP_RANK, UNKNOWN_TOP)
+    d.os.extra = by_rank(d.os.extra, OS_RANK)
+    if d.cpu is not None:
+        d.cpu.extra = by_rank(d.cpu.extra, CPU_RANK)
+    dv = d.devices
+    dv.other = by_rank(dv.other, DEVICE_RANK, UNKNOWN_TOP)
+    for group, rank in ((dv.disks, DISK_RANK), (dv.controllers, CTRL_RANK),
+                        (dv.interfaces, NET_RANK), (dv.inputs, DEVICE_INFO_RANK),
+                        (dv.videos, VIDEO_RANK), (dv.rngs, RNG_RANK),
+                        (dv.serials, CHR_RANK), (dv.parallels, CHR_RANK),
+                        (dv.consoles, CHR_RANK), (dv.channels, CHR_RANK)):
+        for dev in group:
+            dev.extra = by_rank(dev.extra, rank)
+    if dv.memballoon is not None:
+        dv.memballoon.extra = by_rank(dv.memballoon.extra, BALLOON_RANK)
 
 
 def _memory(d: DomainDef) -> None:

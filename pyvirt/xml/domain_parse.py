@@ -199,6 +199,8 @@ def _vcpu(d: DomainDef, el: Any | None) -> None:
     if d.vcpu_current is not None and d.vcpu_current > n:
         raise error(ErrorNumber.CONFIG_UNSUPPORTED, D,
                     "maximum vCPU count must not be less than current vCPU count")
+    if d.vcpu_current == n:
+        d.vcpu_current = None  # all vCPUs online: libvirt does not write current=
 
 
 def _os(el: Any | None) -> OSDef:

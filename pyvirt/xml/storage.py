@@ -119,7 +119,8 @@ def _sanitize_path(path: str) -> str:
     return out or "/"
 
 
-def _perms(el: Any) -> Permissions:
+def _perms(el: Any) -> Permissions | None:
+    """<permissions>; None when it says nothing (libvirt's all -1 / NULL)."""
     p = Permissions()
     for c in el:
         t = c.tag
@@ -136,6 +137,12 @@ def _perms(el: Any) -> Permissions:
             setattr(p, t, None if v == -1 else v)
         elif t == "label":
             p.label = content(c) or None
+    return _perms_or_none(p)
+
+
+def _perms_or_none(p: Permissions | None) -> Permissions | None:
+    if p is None or (p.mode is None and p.owner is None and p.group is None and not p.label):
+        return None
     return p
 
 
@@ -234,6 +241,7 @@ def normalize_pool(p: StoragePoolDef, rand: RandomBytes = os.urandom) -> Storage
     p = copy.deepcopy(p)
     if p.uuid is None:
         p.uuid = new_uuid(rand)
+    p.target_perms = _perms_or_none(p.target_perms)
     pool_test_defaults(p)
     return p
 

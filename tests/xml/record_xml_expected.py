@@ -1,6 +1,6 @@
 """Record what libvirt 9.0's test driver does with each corpus case (needs libvirt-python).
 
-    python tests/xml/record_expected.py        # rewrites data/<kind>_expected.json
+    python tests/xml/record_xml_expected.py        # rewrites data/<kind>_expected.json
 
 Domains, networks and pools are defined on test:///default (defineXML,
 networkDefineXML, storagePoolDefineXML) and undefined again; volumes are created in
@@ -18,7 +18,7 @@ import sys
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from corpus import CASES, NETWORK_CASES, POOL_CASES, VOLUME_CASES  # noqa: E402
+from xml_corpus import CASES, NETWORK_CASES, POOL_CASES, VOLUME_CASES  # noqa: E402
 
 _UUID = re.compile(r"<uuid>[0-9a-f-]{36}</uuid>")
 _MAC = re.compile(r"address='(52:54:00:[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2})'")
@@ -62,7 +62,44 @@ def record() -> dict[str, dict[str, dict[str, object]]]:
     return out
 
 
+def record_node(path: pathlib.Path) -> dict[str, object]:
+    """What the test driver makes of a node file: node info and every object's XML."""
+    import libvirt
+    libvirt.registerErrorHandler(lambda *a: None, None)
+    conn = libvirt.open(f"test://{path}")
+    text = path.read_text()
+    model, memory, cpus, mhz, nodes, sockets, cores, threads = conn.getInfo()
+    out: dict[str, object] = {
+        # getInfo reports memory in MiB; virsh nodeinfo shows the KiB libvirt holds
+        "info": {"model": model, "memory_mib": memory, "cpus": cpus, "mhz": mhz, "nodes": nodes,
+                 "sockets": sockets, "cores": cores, "threads": threads},
+        "domains": {}, "networks": {}, "pools": {}, "interfaces": {},
+    }
+    for d in conn.listAllDomains():
+        out["domains"][d.name()] = {  # type: ignore[index]
+            "id": d.ID(), "state": d.state()[0], "persistent": bool(d.isPersistent()),
+            "managed_save": bool(d.hasManagedSaveImage()),
+            "xml": mask(text, d.XMLDesc(0)),
+            "inactive": mask(text, d.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)),
+        }
+    for n in conn.listAllNetworks():
+        out["networks"][n.name()] = mask(text, n.XMLDesc(0))  # type: ignore[index]
+    for p in conn.listAllStoragePools():
+        out["pools"][p.name()] = {  # type: ignore[index]
+            "xml": p.XMLDesc(0),
+            "volumes": {v.name(): v.XMLDesc(0) for v in p.listAllVolumes()},
+        }
+    for i in conn.listAllInterfaces():
+        out["interfaces"][i.name()] = i.MACString()  # type: ignore[index]
+    conn.close()
+    return out
+
+
 if __name__ == "__main__":
+    node = record_node(HERE / "data" / "node" / "node.xml")
+    (HERE / "data" / "node_expected.json").write_text(
+        json.dumps(node, indent=1, sort_keys=True) + "\n")
+    print("node recorded")
     for kind, data in record().items():
         (HERE / "data" / f"{kind}_expected.json").write_text(
             json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n")

@@ -1,8 +1,8 @@
-"""Domain XML inputs whose handling by libvirt 9.0's test driver is recorded.
+"""Config XML inputs (domains, networks, pools, volumes) whose handling by libvirt 9.0 is recorded.
 
-Each case is defined on test:///default by record_expected.py (libvirt-python) and
+Each case is defined on test:///default by record_xml_expected.py (libvirt-python) and
 the result -- the XML libvirt gives back, or its error code, origin and message -- is
-stored in data/domain_expected.json; test_domain_corpus.py checks pyvirt does the same.
+stored in data/<kind>_expected.json; test_xml_corpus.py checks pyvirt does the same.
 """
 from __future__ import annotations
 
