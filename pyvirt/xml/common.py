@@ -13,13 +13,19 @@ from typing import Any
 from ..constants import ErrorDomain, ErrorNumber
 from ..errors import error, libvirtError, lookup
 from .domain_model import Address, Attrs
-from .props import enum_attr, uint_attr, xml_error
 from .order import UNKNOWN_CHILD
+from .props import enum_attr, uint_attr, xml_error
 from .text import RawElement, escape, raw
 
 __all__ = [
-    "parse_address", "format_address", "ADDRESS_TYPES", "fail", "attrs_of", "format_attrs",
-    "order_attrs", "merge_ranked",
+    "ADDRESS_TYPES",
+    "attrs_of",
+    "fail",
+    "format_address",
+    "format_attrs",
+    "merge_ranked",
+    "order_attrs",
+    "parse_address",
 ]
 
 # virDomainDeviceAddressType names (9.0), "none" excluded

@@ -15,19 +15,39 @@ from ..constants import ErrorDomain, ErrorNumber
 from ..errors import error
 from .common import attrs_of, fail, order_attrs, parse_address
 from .domain_model import (
-    Address, CharDevDef, CharSource, ControllerDef, DevicesDef, DiskDef, GraphicsDef,
-    GraphicsListen, InputDef, InterfaceDef, MemballoonDef, RngDef, VideoDef,
+    Address,
+    CharDevDef,
+    CharSource,
+    ControllerDef,
+    DevicesDef,
+    DiskDef,
+    GraphicsDef,
+    GraphicsListen,
+    InputDef,
+    InterfaceDef,
+    MemballoonDef,
+    RngDef,
+    VideoDef,
 )
 from .ids import is_multicast, parse_mac
 from .order import (
-    BALLOON_RANK, CHR_RANK, CTRL_RANK, DEVICE_INFO_RANK, DEVICE_RANK, DISK_RANK, NET_RANK,
-    RNG_RANK, UNKNOWN_TOP, VIDEO_RANK, by_rank,
+    BALLOON_RANK,
+    CHR_RANK,
+    CTRL_RANK,
+    DEVICE_INFO_RANK,
+    DEVICE_RANK,
+    DISK_RANK,
+    NET_RANK,
+    RNG_RANK,
+    UNKNOWN_TOP,
+    VIDEO_RANK,
+    by_rank,
 )
 from .props import enum_attr, int_attr, missing_attr, tristate_bool, uint_attr, xml_error
 from .text import RawElement, content, raw
 from .units import parse_int
 
-__all__ = ["parse_devices", "disk_name_index", "DISK_BUSES", "STORAGE_FORMATS"]
+__all__ = ["DISK_BUSES", "STORAGE_FORMATS", "disk_name_index", "parse_devices"]
 
 D = ErrorDomain.DOMAIN
 

@@ -9,13 +9,37 @@ not yet normalised definition still gives well-formed, parseable XML.
 from __future__ import annotations
 
 from .common import format_address, format_attrs, merge_ranked, order_attrs
-from .order import (
-    BALLOON_RANK, CHR_RANK, CPU_RANK, CTRL_RANK, DEVICE_INFO_RANK, DEVICE_RANK, DISK_RANK,
-    NET_RANK, OS_RANK, RNG_RANK, TOP_RANK, UNKNOWN_TOP, VIDEO_RANK,
-)
 from .domain_model import (
-    Address, CharDevDef, ClockDef, ControllerDef, CPUDef, DiskDef, DomainDef, FeatureDef,
-    GraphicsDef, InputDef, InterfaceDef, MemballoonDef, OSDef, RngDef, VideoDef,
+    Address,
+    CharDevDef,
+    ClockDef,
+    ControllerDef,
+    CPUDef,
+    DiskDef,
+    DomainDef,
+    FeatureDef,
+    GraphicsDef,
+    InputDef,
+    InterfaceDef,
+    MemballoonDef,
+    OSDef,
+    RngDef,
+    VideoDef,
+)
+from .order import (
+    BALLOON_RANK,
+    CHR_RANK,
+    CPU_RANK,
+    CTRL_RANK,
+    DEVICE_INFO_RANK,
+    DEVICE_RANK,
+    DISK_RANK,
+    NET_RANK,
+    OS_RANK,
+    RNG_RANK,
+    TOP_RANK,
+    UNKNOWN_TOP,
+    VIDEO_RANK,
 )
 from .text import RawElement, escape
 
@@ -178,8 +202,9 @@ def _cpu(cpu: CPUDef, out: list[str]) -> None:
     if cpu.vendor:
         parts.append((1, f"{I2}<vendor>{escape(cpu.vendor)}</vendor>\n"))
     if cpu.sockets:
-        parts.append((2, f"{I2}<topology sockets='{cpu.sockets}' dies='{cpu.dies or 1}' "
-                         f"cores='{cpu.cores}' threads='{cpu.threads}'/>\n"))
+        topo = (f"{I2}<topology sockets='{cpu.sockets}' dies='{cpu.dies or 1}' "
+                f"cores='{cpu.cores}' threads='{cpu.threads}'/>\n")
+        parts.append((2, topo))
     for f in cpu.features:
         parts.append((5, f"{I2}<feature policy='{f.policy}' name='{escape(f.name)}'/>\n"))
     children = merge_ranked(parts, cpu.extra, CPU_RANK, I2)
@@ -331,8 +356,8 @@ def _chardev(ch: CharDevDef, inactive: bool, as_console: CharDevDef | None = Non
     if ch.protocol:
         p((1, f"{I3}<protocol type='{ch.protocol}'/>\n"))
     if as_console is not None:
-        port = ch.target_port if ch.target_port is not None else 0
-        p((3, f"{I3}<target type='serial' port='{port}'/>\n"))
+        cport = ch.target_port if ch.target_port is not None else 0
+        p((3, f"{I3}<target type='serial' port='{cport}'/>\n"))
     else:
         t = f" type='{ch.target_type}'" if ch.target_type else ""
         port = f" port='{ch.target_port}'" if ch.target_port is not None else ""
@@ -497,7 +522,7 @@ def _devices(d: DomainDef, out: list[str], inactive: bool, secure: bool) -> None
     for seq, (rank, s) in enumerate(body):
         ap((rank, seq, s))
     base = len(chunks)
-    for k, r in enumerate(dv.other):
-        ap((DEVICE_RANK.get(r.tag, UNKNOWN_TOP), base + k, r.format(I2)))
+    for k, raw_dev in enumerate(dv.other):
+        ap((DEVICE_RANK.get(raw_dev.tag, UNKNOWN_TOP), base + k, raw_dev.format(I2)))
     chunks.sort(key=lambda t: (t[0], t[1]))
     a("".join(t[2] for t in chunks))

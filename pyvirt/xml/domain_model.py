@@ -13,10 +13,28 @@ from dataclasses import dataclass, field
 from .text import RawElement
 
 __all__ = [
-    "Address", "DiskDef", "ControllerDef", "InterfaceDef", "CharDevDef", "CharSource",
-    "InputDef", "GraphicsListen", "GraphicsDef", "VideoDef", "RngDef", "MemballoonDef",
-    "DevicesDef", "OSDef", "LoaderDef", "FeatureDef", "CPUDef", "CPUFeatureDef", "TimerDef",
-    "ClockDef", "DomainDef", "Attrs",
+    "Address",
+    "Attrs",
+    "CPUDef",
+    "CPUFeatureDef",
+    "CharDevDef",
+    "CharSource",
+    "ClockDef",
+    "ControllerDef",
+    "DevicesDef",
+    "DiskDef",
+    "DomainDef",
+    "FeatureDef",
+    "GraphicsDef",
+    "GraphicsListen",
+    "InputDef",
+    "InterfaceDef",
+    "LoaderDef",
+    "MemballoonDef",
+    "OSDef",
+    "RngDef",
+    "TimerDef",
+    "VideoDef",
 ]
 
 # Attributes kept as written, in order: ((name, value), ...).

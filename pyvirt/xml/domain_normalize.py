@@ -31,18 +31,41 @@ from ..constants import ErrorDomain, ErrorNumber
 from ..errors import error
 from .devices_parse import disk_name_index, insert_controller
 from .domain_model import (
-    Address, CharDevDef, ClockDef, ControllerDef, DiskDef, DomainDef, GraphicsListen, VideoDef,
+    Address,
+    CharDevDef,
+    ClockDef,
+    ControllerDef,
+    DomainDef,
+    GraphicsListen,
+    VideoDef,
 )
 from .domain_parse import parse_domain
 from .ids import RandomBytes, new_mac, new_uuid
 from .order import (
-    BALLOON_RANK, CHR_RANK, CPU_RANK, CTRL_RANK, DEVICE_INFO_RANK, DEVICE_RANK, DISK_RANK,
-    NET_RANK, OS_RANK, RNG_RANK, TOP_RANK, UNKNOWN_TOP, VIDEO_RANK, by_rank,
+    BALLOON_RANK,
+    CHR_RANK,
+    CPU_RANK,
+    CTRL_RANK,
+    DEVICE_INFO_RANK,
+    DEVICE_RANK,
+    DISK_RANK,
+    NET_RANK,
+    OS_RANK,
+    RNG_RANK,
+    TOP_RANK,
+    UNKNOWN_TOP,
+    VIDEO_RANK,
+    by_rank,
 )
 from .props import xml_error
 
-__all__ = ["DomainDefaults", "TEST_DEFAULTS", "normalize_domain", "load_domain",
-           "test_video_type"]
+__all__ = [
+    "TEST_DEFAULTS",
+    "DomainDefaults",
+    "load_domain",
+    "normalize_domain",
+    "test_video_type",
+]
 
 D = ErrorDomain.DOMAIN
 _GENERATED_IFNAMES = ("vnet", "macvtap", "macvlan")

@@ -10,14 +10,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]
 
 from ..constants import ErrorDomain, ErrorNumber
 from ..errors import error
 from .common import attrs_of, fail
 from .devices_parse import parse_devices
 from .domain_model import (
-    ClockDef, CPUDef, CPUFeatureDef, DevicesDef, DomainDef, FeatureDef, LoaderDef, OSDef,
+    ClockDef,
+    CPUDef,
+    CPUFeatureDef,
+    DevicesDef,
+    DomainDef,
+    FeatureDef,
+    LoaderDef,
+    OSDef,
     TimerDef,
 )
 from .ids import parse_uuid
@@ -26,12 +33,24 @@ from .props import enum_attr, tristate_switch, uint_attr, ull_attr, xml_error
 from .safe import DOMAIN, parse_document
 from .text import RawElement, content, raw
 from .units import (
-    format_bitmap, memory_to_kib, parse_bitmap, parse_llong, parse_uint, parse_ull,
+    format_bitmap,
+    memory_to_kib,
+    parse_bitmap,
+    parse_llong,
+    parse_uint,
+    parse_ull,
 )
 
 __all__ = [
-    "parse_domain", "domain_from_element", "VIRT_TYPES", "OS_TYPES", "ARCHES", "FEATURES",
-    "TRISTATE_FEATURES", "LIFECYCLE_ACTIONS", "CRASH_ACTIONS",
+    "ARCHES",
+    "CRASH_ACTIONS",
+    "FEATURES",
+    "LIFECYCLE_ACTIONS",
+    "OS_TYPES",
+    "TRISTATE_FEATURES",
+    "VIRT_TYPES",
+    "domain_from_element",
+    "parse_domain",
 ]
 
 D = ErrorDomain.DOMAIN

@@ -13,7 +13,13 @@ import os
 from collections.abc import Callable
 
 __all__ = [
-    "parse_uuid", "format_uuid", "new_uuid", "parse_mac", "new_mac", "is_multicast", "RandomBytes",
+    "RandomBytes",
+    "format_uuid",
+    "is_multicast",
+    "new_mac",
+    "new_uuid",
+    "parse_mac",
+    "parse_uuid",
 ]
 
 # A source of random bytes: os.urandom by default; tests pass a seeded one.

@@ -32,8 +32,16 @@ from .text import RawElement, content, escape, raw
 from .units import parse_ull
 
 __all__ = [
-    "NetworkDef", "NetworkForward", "NetworkIP", "DHCPRange", "DHCPHost", "parse_network",
-    "network_from_element", "format_network", "normalize_network", "load_network",
+    "DHCPHost",
+    "DHCPRange",
+    "NetworkDef",
+    "NetworkForward",
+    "NetworkIP",
+    "format_network",
+    "load_network",
+    "network_from_element",
+    "normalize_network",
+    "parse_network",
 ]
 
 N = ErrorDomain.NETWORK
@@ -266,7 +274,7 @@ def _network_of(ip: NetworkIP) -> Any:
     if ip.prefix is not None:
         plen = ip.prefix
     elif ip.netmask is not None:
-        plen = bin(int(ipaddress.ip_address(ip.netmask))).count("1")
+        plen = int(ipaddress.ip_address(ip.netmask)).bit_count()
     elif ":" in ip.address:
         plen = 64
     else:

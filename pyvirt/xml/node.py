@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]
 
 from ..constants import DomainState, ErrorDomain, ErrorNumber
 from ..errors import error
@@ -35,14 +35,26 @@ from .network import NetworkDef, network_from_element
 from .props import xml_error
 from .safe import NODE, XMLKind, parse_document
 from .storage import (
-    StoragePoolDef, StorageVolDef, pool_from_element, pool_test_defaults, volume_defaults,
+    StoragePoolDef,
+    StorageVolDef,
+    pool_from_element,
+    pool_test_defaults,
+    volume_defaults,
     volume_from_element,
 )
 from .text import RawElement, content, raw
 from .units import parse_uint, parse_ull
 
-__all__ = ["NodeInfo", "NodeDomain", "NodePool", "NodeDef", "parse_node", "load_node",
-           "TEST_NS", "DEFAULT_NODE_INFO"]
+__all__ = [
+    "DEFAULT_NODE_INFO",
+    "TEST_NS",
+    "NodeDef",
+    "NodeDomain",
+    "NodeInfo",
+    "NodePool",
+    "load_node",
+    "parse_node",
+]
 
 T = ErrorDomain.TEST
 TEST_NS = "http://libvirt.org/schemas/domain/test/1.0"

@@ -12,9 +12,23 @@ from collections.abc import Iterable
 from .text import RawElement
 
 __all__ = [
-    "rank_of", "by_rank", "UNKNOWN_CHILD", "UNKNOWN_TOP", "DEVICE_INFO_RANK", "TOP_RANK",
-    "DEVICE_RANK", "OS_RANK", "DISK_RANK", "NET_RANK", "CHR_RANK", "CPU_RANK", "CTRL_RANK",
-    "VIDEO_RANK", "RNG_RANK", "BALLOON_RANK", "NETWORK_RANK",
+    "BALLOON_RANK",
+    "CHR_RANK",
+    "CPU_RANK",
+    "CTRL_RANK",
+    "DEVICE_INFO_RANK",
+    "DEVICE_RANK",
+    "DISK_RANK",
+    "NETWORK_RANK",
+    "NET_RANK",
+    "OS_RANK",
+    "RNG_RANK",
+    "TOP_RANK",
+    "UNKNOWN_CHILD",
+    "UNKNOWN_TOP",
+    "VIDEO_RANK",
+    "by_rank",
+    "rank_of",
 ]
 
 Rank = dict[str, float]

@@ -19,8 +19,16 @@ from ..errors import error, libvirtError
 from .units import UINT_MAX, parse_int, parse_ul_base
 
 __all__ = [
-    "xml_error", "missing_attr", "enum_attr", "uint_attr", "int_attr", "tristate_bool",
-    "tristate_switch", "YES_NO", "ON_OFF", "ull_attr",
+    "ON_OFF",
+    "YES_NO",
+    "enum_attr",
+    "int_attr",
+    "missing_attr",
+    "tristate_bool",
+    "tristate_switch",
+    "uint_attr",
+    "ull_attr",
+    "xml_error",
 ]
 
 YES_NO = frozenset(("yes", "no"))
@@ -39,7 +47,7 @@ def missing_attr(el: Any, name: str) -> libvirtError:
 
 def enum_attr(el: Any, name: str, allowed: Container[str], required: bool = False) -> str | None:
     """virXMLPropEnum: the attribute, which must be one of `allowed`."""
-    v = el.get(name)
+    v: str | None = el.get(name)
     if v is None:
         if required:
             raise missing_attr(el, name)

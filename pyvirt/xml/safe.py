@@ -24,14 +24,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]
 
 from ..constants import ErrorDomain, ErrorNumber
 from ..errors import error, libvirtError
 
 __all__ = [
-    "XMLKind", "DOMAIN", "NETWORK", "POOL", "VOLUME", "NODE", "parse_document",
-    "syntax_error", "Element",
+    "DOMAIN",
+    "NETWORK",
+    "NODE",
+    "POOL",
+    "VOLUME",
+    "Element",
+    "XMLKind",
+    "parse_document",
+    "syntax_error",
 ]
 
 Element = Any  # lxml.etree._Element; lxml ships no type stubs

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..constants import ErrorDomain, ErrorNumber
-from ..errors import error
+from ..errors import error, libvirtError
 from .ids import RandomBytes, new_uuid, parse_uuid
 from .props import enum_attr, xml_error
 from .safe import POOL, VOLUME, parse_document
@@ -29,10 +29,22 @@ from .text import RawElement, content, escape, raw
 from .units import LLONG_MAX, parse_int, parse_llong, parse_ull, scale_integer
 
 __all__ = [
-    "Permissions", "StoragePoolDef", "StorageVolDef", "parse_pool", "pool_from_element",
-    "format_pool", "parse_volume", "volume_from_element", "format_volume",
-    "pool_test_defaults", "volume_defaults", "normalize_pool", "load_pool", "POOL_TYPES",
-    "VOLUME_TYPES", "TEST_POOL_CAPACITY",
+    "POOL_TYPES",
+    "TEST_POOL_CAPACITY",
+    "VOLUME_TYPES",
+    "Permissions",
+    "StoragePoolDef",
+    "StorageVolDef",
+    "format_pool",
+    "format_volume",
+    "load_pool",
+    "normalize_pool",
+    "parse_pool",
+    "parse_volume",
+    "pool_from_element",
+    "pool_test_defaults",
+    "volume_defaults",
+    "volume_from_element",
 ]
 
 S = ErrorDomain.STORAGE
@@ -101,9 +113,10 @@ def _size(el: Any | None, what: str, malformed: str) -> int | None:
 
 
 def _lenient_size(el: Any | None) -> int | None:
+    """A pool's runtime size: libvirt ignores these on define, so a bad one is no error."""
     try:
         return _size(el, "", "")
-    except Exception:
+    except libvirtError:
         return None
 
 

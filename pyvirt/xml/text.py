@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]
 
-__all__ = ["escape", "RawElement", "raw", "indent_block", "local_name", "content"]
+__all__ = ["RawElement", "content", "escape", "indent_block", "local_name", "raw"]
 
 _SPECIAL = frozenset("<>&\"'")
 _TABLE = str.maketrans({"<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&apos;"})

@@ -18,9 +18,21 @@ from ..constants import ErrorDomain, ErrorNumber
 from ..errors import error
 
 __all__ = [
-    "parse_ull", "parse_ul_base", "parse_uint", "parse_int", "parse_llong", "scale_integer", "UNIT_SCALE",
-    "LLONG_MAX", "ULLONG_MAX", "UINT_MAX", "INT_MAX", "memory_to_kib", "MEMORY_MAX_BYTES",
-    "parse_bitmap", "format_bitmap",
+    "INT_MAX",
+    "LLONG_MAX",
+    "MEMORY_MAX_BYTES",
+    "UINT_MAX",
+    "ULLONG_MAX",
+    "UNIT_SCALE",
+    "format_bitmap",
+    "memory_to_kib",
+    "parse_bitmap",
+    "parse_int",
+    "parse_llong",
+    "parse_uint",
+    "parse_ul_base",
+    "parse_ull",
+    "scale_integer",
 ]
 
 LLONG_MAX = (1 << 63) - 1
@@ -138,7 +150,8 @@ def _suffix_scale(suffix: str) -> int | None:
     power = "kmgtpe".find(low[0])
     if power < 0:
         return None
-    return base ** (power + 1)
+    scale: int = base ** (power + 1)
+    return scale
 
 
 # Scale of each unit name libvirt documents, for callers that format or validate units.

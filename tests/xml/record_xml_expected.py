@@ -18,7 +18,7 @@ import sys
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from xml_corpus import CASES, NETWORK_CASES, POOL_CASES, VOLUME_CASES  # noqa: E402
+from xml_corpus import CASES, NETWORK_CASES, POOL_CASES, VOLUME_CASES
 
 _UUID = re.compile(r"<uuid>[0-9a-f-]{36}</uuid>")
 _MAC = re.compile(r"address='(52:54:00:[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2})'")

@@ -7,7 +7,6 @@ up at random, masked on both sides), or fail with the same code, origin and mess
 from __future__ import annotations
 
 import pytest
-
 from xml_corpus import CASES, NETWORK_CASES, POOL_CASES, VOLUME_CASES
 from xml_harness import expected, outcome
 

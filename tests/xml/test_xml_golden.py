@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 import pytest
+from xml_harness import DATA, expected
 
 from pyvirt.xml import (
-    format_domain, format_network, format_pool, parse_domain, parse_network, parse_pool,
+    format_domain,
+    format_network,
+    format_pool,
+    parse_domain,
+    parse_network,
+    parse_pool,
 )
-from xml_harness import DATA, expected
 
 GOLDEN_DOMAIN = (DATA / "test_domain.xml").read_text()        # virsh dumpxml test
 GOLDEN_INACTIVE = (DATA / "test_domain_inactive.xml").read_text()

@@ -5,14 +5,19 @@ import json
 import pathlib
 
 import pytest
+from record_xml_expected import mask
+from xml_harness import DATA
 
 from pyvirt.constants import ErrorDomain
 from pyvirt.errors import libvirtError
 from pyvirt.xml import (
-    format_domain, format_network, format_pool, format_volume, load_node, parse_node,
+    format_domain,
+    format_network,
+    format_pool,
+    format_volume,
+    load_node,
+    parse_node,
 )
-from record_xml_expected import mask
-from xml_harness import DATA
 
 NODE = DATA / "node" / "node.xml"
 EXPECTED = json.loads((DATA / "node_expected.json").read_text())
@@ -101,17 +106,17 @@ def test_auth_users(tmp_path: pathlib.Path) -> None:
      (27, ErrorDomain.TEST, "XML error: invalid node memory value")),
     ("<node><cpu><model>" + "m" * 40 + "</model></cpu></node>",
      (1, ErrorDomain.TEST, "internal error: Model " + "m" * 40 + " too big for destination")),
-    ("<node xmlns:test='http://libvirt.org/schemas/domain/test/1.0'><domain type='test'>"
-     "<name>a</name><memory>1</memory><os><type>hvm</type></os>"
-     "<test:runstate>9</test:runstate></domain></node>",
+    (("<node xmlns:test='http://libvirt.org/schemas/domain/test/1.0'><domain type='test'>"
+      "<name>a</name><memory>1</memory><os><type>hvm</type></os>"
+      "<test:runstate>9</test:runstate></domain></node>"),
      (27, ErrorDomain.TEST, "XML error: runstate '9' out of range'")),
-    ("<node xmlns:test='http://libvirt.org/schemas/domain/test/1.0'><domain type='test'>"
-     "<name>a</name><memory>1</memory><os><type>hvm</type></os>"
-     "<test:runstate>5</test:runstate><test:transient/></domain></node>",
+    (("<node xmlns:test='http://libvirt.org/schemas/domain/test/1.0'><domain type='test'>"
+      "<name>a</name><memory>1</memory><os><type>hvm</type></os>"
+      "<test:runstate>5</test:runstate><test:transient/></domain></node>"),
      (27, ErrorDomain.TEST, "XML error: transient domain cannot have runstate 'shutoff'")),
-    ("<node xmlns:test='http://libvirt.org/schemas/domain/test/1.0'><domain type='test'>"
-     "<name>a</name><memory>1</memory><os><type>hvm</type></os>"
-     "<test:hasmanagedsave/></domain></node>",
+    (("<node xmlns:test='http://libvirt.org/schemas/domain/test/1.0'><domain type='test'>"
+      "<name>a</name><memory>1</memory><os><type>hvm</type></os>"
+      "<test:hasmanagedsave/></domain></node>"),
      (27, ErrorDomain.TEST,
       "XML error: domain with managedsave data can only have runstate 'shutoff'")),
     ("<node><auth><user/></auth></node>",
@@ -129,8 +134,8 @@ def test_syntax_error_names_the_file(tmp_path: pathlib.Path) -> None:
     path = _write(tmp_path, "<node>\n<cpu>\n</node>\n")
     with pytest.raises(libvirtError) as exc:
         load_node(path)
-    assert exc.value.err[:3] == (35, ErrorDomain.TEST, f"{path}:3: Opening and ending tag "
-                                 "mismatch: cpu line 2 and node\n</node>\n-------^")
+    message = f"{path}:3: Opening and ending tag mismatch: cpu line 2 and node\n</node>\n-------^"
+    assert exc.value.err[:3] == (35, ErrorDomain.TEST, message)
 
 
 def test_missing_files(tmp_path: pathlib.Path) -> None:

@@ -12,7 +12,12 @@ import pytest
 
 from pyvirt.errors import libvirtError
 from pyvirt.xml import (
-    TEST_DEFAULTS, DomainDefaults, format_domain, load_domain, normalize_domain, parse_domain,
+    TEST_DEFAULTS,
+    DomainDefaults,
+    format_domain,
+    load_domain,
+    normalize_domain,
+    parse_domain,
 )
 from pyvirt.xml.domain_model import DiskDef
 

@@ -19,12 +19,12 @@ def _err(fn, text):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("doc", [
     # billion laughs
-    '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 '
-    '"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>'
-    "<domain type='test'><name>&lol2;</name><memory>1</memory><os><type>hvm</type></os></domain>",
+    ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 '
+     '"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>'
+     "<domain type='test'><name>&lol2;</name><memory>1</memory><os><type>hvm</type></os></domain>"),
     # external entity
-    '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
-    "<domain type='test'><name>&xxe;</name><memory>1</memory><os><type>hvm</type></os></domain>",
+    ('<?xml version="1.0"?><!DOCTYPE d [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+     "<domain type='test'><name>&xxe;</name><memory>1</memory><os><type>hvm</type></os></domain>"),
     # external DTD over the network
     '<?xml version="1.0"?><!DOCTYPE domain SYSTEM "http://127.0.0.1:9/evil.dtd">'
     + MINIMAL.format("x"),
@@ -84,11 +84,8 @@ def test_deep_nesting_refused() -> None:
 def test_syntax_error_shape(fn, filename: str, origin: int) -> None:  # type: ignore[no-untyped-def]
     # libvirt 9.0: virsh define of "<domain" (and the same for the other kinds)
     e = _err(fn, "<domain")
-    assert e.err == (35, origin,
-                     f"{filename}:1: Couldn't find end of Start Tag domain line 1\n"
-                     "<domain\n-------^", 2, "%s",
-                     f"{filename}:1: Couldn't find end of Start Tag domain line 1\n"
-                     "<domain\n-------^", None, -1, -1)
+    message = f"{filename}:1: Couldn't find end of Start Tag domain line 1\n<domain\n-------^"
+    assert e.err == (35, origin, message, 2, "%s", message, None, -1, -1)
 
 
 @pytest.mark.parametrize("kind,root", [(DOMAIN, "domain"), (NETWORK, "network"),

@@ -7,8 +7,15 @@ from pyvirt.constants import ErrorDomain, ErrorNumber
 from pyvirt.errors import libvirtError
 from pyvirt.xml.ids import is_multicast, new_mac, new_uuid, parse_mac, parse_uuid
 from pyvirt.xml.units import (
-    LLONG_MAX, UNIT_SCALE, format_bitmap, memory_to_kib, parse_bitmap, parse_int, parse_uint,
-    parse_ull, scale_integer,
+    LLONG_MAX,
+    UNIT_SCALE,
+    format_bitmap,
+    memory_to_kib,
+    parse_bitmap,
+    parse_int,
+    parse_uint,
+    parse_ull,
+    scale_integer,
 )
 
 # Every unit libvirt documents, and what 1000 of it is in KiB as <memory> (checked

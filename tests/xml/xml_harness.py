@@ -5,12 +5,20 @@ import json
 import pathlib
 from typing import Any
 
+from record_xml_expected import mask
+
 from pyvirt.errors import libvirtError
 from pyvirt.xml import (
-    format_domain, format_network, format_pool, format_volume, load_domain, load_network,
-    load_pool, parse_volume, volume_defaults,
+    format_domain,
+    format_network,
+    format_pool,
+    format_volume,
+    load_domain,
+    load_network,
+    load_pool,
+    parse_volume,
+    volume_defaults,
 )
-from record_xml_expected import mask
 
 DATA = pathlib.Path(__file__).resolve().parent / "data"
 
