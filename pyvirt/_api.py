@@ -268,7 +268,7 @@ class Connection(ConnectionBase):
         if not isinstance(id, int) or not -2147483648 <= id <= 2147483647:
             raise _arg_error('id', 'virDomainLookupByID', 'an integer', id, _FROM_DOMAIN)
         if id < 0:
-            raise _range_error('id', 'virDomainLookupByID', 'must be zero or greater', _FROM_DOMAIN)
+            raise _range_error('id', 'virDomainLookupByID', 'id in virDomainLookupByID must be zero or greater', _FROM_DOMAIN)
         r = drv.domain_lookup_by_id(id)
         return Domain(self, *r)
 
@@ -859,7 +859,7 @@ class Domain(DomainBase):
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
             raise _arg_error('flags', 'virDomainMemoryPeek', 'an unsigned integer', flags, _FROM_DOMAIN)
         if flags & 3 not in (1, 2):
-            raise _range_error('flags', 'virDomainMemoryPeek', 'must be either VIR_MEMORY_VIRTUAL or VIR_MEMORY_PHYSICAL', _FROM_DOMAIN)
+            raise _range_error('flags', 'virDomainMemoryPeek', 'flags in virDomainMemoryPeek must include either VIR_MEMORY_VIRTUAL or VIR_MEMORY_PHYSICAL', _FROM_DOMAIN)
         return drv.domain_memory_peek(self, start, size, flags)
 
     def create(self, flags: int = 0) -> None:
@@ -1058,7 +1058,7 @@ class Domain(DomainBase):
         if not isinstance(memory, int) or not 0 <= memory <= 18446744073709551615:
             raise _arg_error('memory', 'virDomainSetMemory', 'an unsigned 64-bit integer', memory, _FROM_DOMAIN)
         if memory == 0:
-            raise _range_error('memory', 'virDomainSetMemory', 'must not be zero', _FROM_DOMAIN)
+            raise _range_error('memory', 'virDomainSetMemory', 'memory in virDomainSetMemory must not be zero', _FROM_DOMAIN)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
             raise _arg_error('flags', 'virDomainSetMemory', 'an unsigned integer', flags, _FROM_DOMAIN)
         drv.domain_set_memory(self, memory, flags)
@@ -1077,7 +1077,7 @@ class Domain(DomainBase):
         if not isinstance(memory, int) or not 0 <= memory <= 18446744073709551615:
             raise _arg_error('memory', 'virDomainSetMaxMemory', 'an unsigned 64-bit integer', memory, _FROM_DOMAIN)
         if memory == 0:
-            raise _range_error('memory', 'virDomainSetMaxMemory', 'must not be zero', _FROM_DOMAIN)
+            raise _range_error('memory', 'virDomainSetMaxMemory', 'memory in virDomainSetMaxMemory must not be zero', _FROM_DOMAIN)
         drv.domain_set_max_memory(self, memory)
 
     def set_vcpus(self, nvcpus: int, flags: int = 0) -> None:
@@ -1094,9 +1094,11 @@ class Domain(DomainBase):
         if not isinstance(nvcpus, int) or not 0 <= nvcpus <= 4294967295:
             raise _arg_error('nvcpus', 'virDomainSetVcpus', 'an unsigned integer', nvcpus, _FROM_DOMAIN)
         if nvcpus == 0:
-            raise _range_error('nvcpus', 'virDomainSetVcpus', 'must not be zero', _FROM_DOMAIN)
+            raise _range_error('nvcpus', 'virDomainSetVcpus', 'nvcpus in virDomainSetVcpus must not be zero', _FROM_DOMAIN)
         if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
             raise _arg_error('flags', 'virDomainSetVcpus', 'an unsigned integer', flags, _FROM_DOMAIN)
+        if flags & 4 and not flags & 2:
+            raise _range_error('flags', 'virDomainSetVcpus', "Flag 'VIR_DOMAIN_AFFECT_CONFIG' is required by flag 'VIR_DOMAIN_VCPU_MAXIMUM'", _FROM_DOMAIN)
         drv.domain_set_vcpus(self, nvcpus, flags)
 
     def set_autostart(self, autostart: bool) -> None:

@@ -32,9 +32,10 @@ def arg_error(name: str, func: str, want: str, value: Any,
                         func, name, origin)
 
 
-def range_error(name: str, func: str, rule: str, origin: int = FROM_DOMAIN) -> libvirtError:
-    """VIR_ERR_INVALID_ARG for a value out of its range ("must not be zero", ...)."""
-    return _invalid_arg(f"{name} in {func} {rule}", func, name, origin)
+def range_error(name: str, func: str, message: str, origin: int = FROM_DOMAIN) -> libvirtError:
+    """VIR_ERR_INVALID_ARG for a value the call refuses ("memory in virDomainSetMemory must
+    not be zero", "Flag ... is required by flag ...")."""
+    return _invalid_arg(message, func, name, origin)
 
 
 def denied(func: str, origin: int = FROM_DOMAIN) -> libvirtError:

@@ -11,6 +11,8 @@ from .model import Method, load
 
 TABLES = {"hypervisor": "HypervisorDriver", "network": "NetworkDriver",
           "storage": "StorageDriver"}
+ORIGIN = {"hypervisor": "ErrorDomain.DOMAIN", "network": "ErrorDomain.NETWORK",
+          "storage": "ErrorDomain.STORAGE"}
 HANDLE_ARG = {"Domain": "dom", "Network": "net", "StoragePool": "pool", "StorageVol": "vol"}
 
 
@@ -23,7 +25,7 @@ def _slot(slot: str, ms: list[Method]) -> list[str]:
     callers = ", ".join(c.name for mm in ms for c in mm.c)
     return [f"    def {slot}({', '.join(params)}) -> {slot_hint(m.ret, True)}:",
             f'        """{m.doc} ({callers})"""',
-            f"        raise no_support({m.primary_c!r})", ""]
+            f"        raise no_support({m.primary_c!r}, {ORIGIN[m.table]})", ""]
 
 
 def render() -> str:
@@ -34,6 +36,7 @@ def render() -> str:
            "return plain refs (tuples) for objects, records from pyvirt.types for results.",
            '"""', "from __future__ import annotations", "",
            "from typing import Any, Callable", "", "from .. import types as T",
+           "from ..constants import ErrorDomain",
            "from .handles import (Driver, DomainHandle, DomainRef, NetworkHandle, NetworkRef,",
            "                      StoragePoolHandle, StoragePoolRef, StorageVolHandle,",
            "                      StorageVolRef, no_support)", "",

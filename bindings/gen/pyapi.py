@@ -65,8 +65,9 @@ def _entry(m: Method) -> list[str]:
         rule = m.arg_rules.get(a.name)
         if rule:
             test, text = rule
+            message = text.format(arg=a.name, func=cname)
             out.append(f"{ind}if {test}:")
-            out.append(f"{ind}    raise _range_error({a.name!r}, {cname!r}, {text!r}, {origin})")
+            out.append(f"{ind}    raise _range_error({a.name!r}, {cname!r}, {message!r}, {origin})")
     if m.ro_flags:
         bits, what = m.ro_flags
         out.append(f"{ind}if {conn}._ro and flags & {bits}:")

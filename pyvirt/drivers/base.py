@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .. import types as T
+from ..constants import ErrorDomain
 from .handles import (Driver, DomainHandle, DomainRef, NetworkHandle, NetworkRef,
                       StoragePoolHandle, StoragePoolRef, StorageVolHandle,
                       StorageVolRef, no_support)
@@ -25,255 +26,255 @@ class HypervisorDriver(Driver):
 
     def connect_domain_event_deregister_any(self, callback_id: int) -> None:
         """Stop the callback a domain_event_register_any call returned. (virConnectDomainEventDeregisterAny)"""
-        raise no_support('virConnectDomainEventDeregisterAny')
+        raise no_support('virConnectDomainEventDeregisterAny', ErrorDomain.DOMAIN)
 
     def connect_domain_event_register_any(self, dom: DomainHandle | None, event_id: int, callback: Callable[..., Any], opaque: Any) -> int:
         """Call callback for events of event_id on dom (None: every domain); returns the callback ID. (virConnectDomainEventRegisterAny)"""
-        raise no_support('virConnectDomainEventRegisterAny')
+        raise no_support('virConnectDomainEventRegisterAny', ErrorDomain.DOMAIN)
 
     def connect_get_capabilities(self) -> str:
         """The capabilities XML of the node and hypervisor. (virConnectGetCapabilities)"""
-        raise no_support('virConnectGetCapabilities')
+        raise no_support('virConnectGetCapabilities', ErrorDomain.DOMAIN)
 
     def connect_get_domain_capabilities(self, emulatorbin: str | None, arch: str | None, machine: str | None, virttype: str | None, flags: int) -> str:
         """The domain capabilities XML for one emulator/arch/machine/virttype. (virConnectGetDomainCapabilities)"""
-        raise no_support('virConnectGetDomainCapabilities')
+        raise no_support('virConnectGetDomainCapabilities', ErrorDomain.DOMAIN)
 
     def connect_get_hostname(self) -> str:
         """The host name of the node. (virConnectGetHostname)"""
-        raise no_support('virConnectGetHostname')
+        raise no_support('virConnectGetHostname', ErrorDomain.DOMAIN)
 
     def connect_get_lib_version(self) -> int:
         """The API level of the library serving this connection. (virConnectGetLibVersion)"""
-        raise no_support('virConnectGetLibVersion')
+        raise no_support('virConnectGetLibVersion', ErrorDomain.DOMAIN)
 
     def connect_get_max_vcpus(self, type: str | None) -> int:
         """The most virtual CPUs a guest of this hypervisor type may have. (virConnectGetMaxVcpus)"""
-        raise no_support('virConnectGetMaxVcpus')
+        raise no_support('virConnectGetMaxVcpus', ErrorDomain.DOMAIN)
 
     def connect_get_type(self) -> str:
         """The hypervisor driver's name: 'QEMU', 'TEST', ... (virConnectGetType)"""
-        raise no_support('virConnectGetType')
+        raise no_support('virConnectGetType', ErrorDomain.DOMAIN)
 
     def connect_get_uri(self) -> str:
         """The canonical URI of this connection. (virConnectGetURI)"""
-        raise no_support('virConnectGetURI')
+        raise no_support('virConnectGetURI', ErrorDomain.DOMAIN)
 
     def connect_get_version(self) -> int:
         """The hypervisor's version, major*1000000 + minor*1000 + micro. (virConnectGetVersion)"""
-        raise no_support('virConnectGetVersion')
+        raise no_support('virConnectGetVersion', ErrorDomain.DOMAIN)
 
     def connect_is_alive(self) -> bool:
         """Whether the connection is usable. (virConnectIsAlive)"""
-        raise no_support('virConnectIsAlive')
+        raise no_support('virConnectIsAlive', ErrorDomain.DOMAIN)
 
     def connect_is_encrypted(self) -> bool:
         """Whether the connection's transport is encrypted. (virConnectIsEncrypted)"""
-        raise no_support('virConnectIsEncrypted')
+        raise no_support('virConnectIsEncrypted', ErrorDomain.DOMAIN)
 
     def connect_is_secure(self) -> bool:
         """Whether the connection is safe from eavesdropping (local or encrypted). (virConnectIsSecure)"""
-        raise no_support('virConnectIsSecure')
+        raise no_support('virConnectIsSecure', ErrorDomain.DOMAIN)
 
     def connect_list_all_domains(self, flags: int) -> list[DomainRef]:
         """All domains matching the filter flags (0: all). (virConnectListAllDomains)"""
-        raise no_support('virConnectListAllDomains')
+        raise no_support('virConnectListAllDomains', ErrorDomain.DOMAIN)
 
     def connect_list_defined_domains(self) -> list[str]:
         """Names of the defined domains that are not running. (virConnectListDefinedDomains)"""
-        raise no_support('virConnectListDefinedDomains')
+        raise no_support('virConnectListDefinedDomains', ErrorDomain.DOMAIN)
 
     def connect_list_domains(self) -> list[int]:
         """IDs of the running domains. (virConnectListDomains)"""
-        raise no_support('virConnectListDomains')
+        raise no_support('virConnectListDomains', ErrorDomain.DOMAIN)
 
     def connect_num_of_defined_domains(self) -> int:
         """How many defined domains are not running. (virConnectNumOfDefinedDomains)"""
-        raise no_support('virConnectNumOfDefinedDomains')
+        raise no_support('virConnectNumOfDefinedDomains', ErrorDomain.DOMAIN)
 
     def connect_num_of_domains(self) -> int:
         """How many domains are running. (virConnectNumOfDomains)"""
-        raise no_support('virConnectNumOfDomains')
+        raise no_support('virConnectNumOfDomains', ErrorDomain.DOMAIN)
 
     def domain_create(self, dom: DomainHandle, flags: int) -> None:
         """Start the defined domain. (virDomainCreate, virDomainCreateWithFlags)"""
-        raise no_support('virDomainCreate')
+        raise no_support('virDomainCreate', ErrorDomain.DOMAIN)
 
     def domain_create_xml(self, xml: str, flags: int) -> DomainRef:
         """Start a transient domain from its XML. (virDomainCreateXML)"""
-        raise no_support('virDomainCreateXML')
+        raise no_support('virDomainCreateXML', ErrorDomain.DOMAIN)
 
     def domain_define_xml(self, xml: str, flags: int) -> DomainRef:
         """Define (or redefine) a persistent domain from its XML. (virDomainDefineXML, virDomainDefineXMLFlags)"""
-        raise no_support('virDomainDefineXML')
+        raise no_support('virDomainDefineXML', ErrorDomain.DOMAIN)
 
     def domain_destroy(self, dom: DomainHandle, flags: int) -> None:
         """Stop the domain at once (GRACEFUL: give the process a chance first). (virDomainDestroy, virDomainDestroyFlags)"""
-        raise no_support('virDomainDestroy')
+        raise no_support('virDomainDestroy', ErrorDomain.DOMAIN)
 
     def domain_get_autostart(self, dom: DomainHandle) -> bool:
         """Whether the domain starts when the host (or daemon) starts. (virDomainGetAutostart)"""
-        raise no_support('virDomainGetAutostart')
+        raise no_support('virDomainGetAutostart', ErrorDomain.DOMAIN)
 
     def domain_get_info(self, dom: DomainHandle) -> T.DomainInfo:
         """State, memory, vCPU count and CPU time. (virDomainGetInfo)"""
-        raise no_support('virDomainGetInfo')
+        raise no_support('virDomainGetInfo', ErrorDomain.DOMAIN)
 
     def domain_get_job_info(self, dom: DomainHandle) -> T.DomainJobInfo:
         """Progress of the domain's current long-running job (save, migration, ...). (virDomainGetJobInfo)"""
-        raise no_support('virDomainGetJobInfo')
+        raise no_support('virDomainGetJobInfo', ErrorDomain.DOMAIN)
 
     def domain_get_max_memory(self, dom: DomainHandle) -> int:
         """The most memory the domain may have, in KiB. (virDomainGetMaxMemory)"""
-        raise no_support('virDomainGetMaxMemory')
+        raise no_support('virDomainGetMaxMemory', ErrorDomain.DOMAIN)
 
     def domain_get_max_vcpus(self, dom: DomainHandle) -> int:
         """The most vCPUs the domain may have. (virDomainGetMaxVcpus)"""
-        raise no_support('virDomainGetMaxVcpus')
+        raise no_support('virDomainGetMaxVcpus', ErrorDomain.DOMAIN)
 
     def domain_get_messages(self, dom: DomainHandle, flags: int) -> list[str]:
         """Messages about the domain's tainting and deprecated features. (virDomainGetMessages)"""
-        raise no_support('virDomainGetMessages')
+        raise no_support('virDomainGetMessages', ErrorDomain.DOMAIN)
 
     def domain_get_os_type(self, dom: DomainHandle) -> str:
         """The guest OS type: 'hvm', 'linux', 'exe', ... (virDomainGetOSType)"""
-        raise no_support('virDomainGetOSType')
+        raise no_support('virDomainGetOSType', ErrorDomain.DOMAIN)
 
     def domain_get_security_label(self, dom: DomainHandle) -> T.SecurityLabel:
         """The domain's security label and whether it is enforced. (virDomainGetSecurityLabel)"""
-        raise no_support('virDomainGetSecurityLabel')
+        raise no_support('virDomainGetSecurityLabel', ErrorDomain.DOMAIN)
 
     def domain_get_state(self, dom: DomainHandle, flags: int) -> T.DomainStateReason:
         """The domain's state and the reason it is in it. (virDomainGetState)"""
-        raise no_support('virDomainGetState')
+        raise no_support('virDomainGetState', ErrorDomain.DOMAIN)
 
     def domain_get_vcpus(self, dom: DomainHandle) -> list[T.VcpuInfo]:
         """Per vCPU: state, CPU time, the host CPU it runs on and its affinity. (virDomainGetVcpus)"""
-        raise no_support('virDomainGetVcpus')
+        raise no_support('virDomainGetVcpus', ErrorDomain.DOMAIN)
 
     def domain_get_vcpus_flags(self, dom: DomainHandle, flags: int) -> int:
         """The vCPU count of the live or config definition, or its maximum. (virDomainGetVcpusFlags)"""
-        raise no_support('virDomainGetVcpusFlags')
+        raise no_support('virDomainGetVcpusFlags', ErrorDomain.DOMAIN)
 
     def domain_get_xml_desc(self, dom: DomainHandle, flags: int) -> str:
         """The domain's XML (live config, or the inactive one with XML_INACTIVE). (virDomainGetXMLDesc)"""
-        raise no_support('virDomainGetXMLDesc')
+        raise no_support('virDomainGetXMLDesc', ErrorDomain.DOMAIN)
 
     def domain_has_managed_save_image(self, dom: DomainHandle, flags: int) -> bool:
         """Whether a managed save image exists for the domain. (virDomainHasManagedSaveImage)"""
-        raise no_support('virDomainHasManagedSaveImage')
+        raise no_support('virDomainHasManagedSaveImage', ErrorDomain.DOMAIN)
 
     def domain_is_active(self, dom: DomainHandle) -> bool:
         """Whether the domain is running (or paused). (virDomainIsActive)"""
-        raise no_support('virDomainIsActive')
+        raise no_support('virDomainIsActive', ErrorDomain.DOMAIN)
 
     def domain_is_persistent(self, dom: DomainHandle) -> bool:
         """Whether the domain has a stored config. (virDomainIsPersistent)"""
-        raise no_support('virDomainIsPersistent')
+        raise no_support('virDomainIsPersistent', ErrorDomain.DOMAIN)
 
     def domain_is_updated(self, dom: DomainHandle) -> bool:
         """Whether the running domain's config differs from its stored one. (virDomainIsUpdated)"""
-        raise no_support('virDomainIsUpdated')
+        raise no_support('virDomainIsUpdated', ErrorDomain.DOMAIN)
 
     def domain_lookup_by_id(self, id: int) -> DomainRef:
         """The running domain with this ID. (virDomainLookupByID)"""
-        raise no_support('virDomainLookupByID')
+        raise no_support('virDomainLookupByID', ErrorDomain.DOMAIN)
 
     def domain_lookup_by_name(self, name: str) -> DomainRef:
         """The domain with this name. (virDomainLookupByName)"""
-        raise no_support('virDomainLookupByName')
+        raise no_support('virDomainLookupByName', ErrorDomain.DOMAIN)
 
     def domain_lookup_by_uuid(self, uuid: bytes) -> DomainRef:
         """The domain with this UUID (16 raw bytes). (virDomainLookupByUUID, virDomainLookupByUUIDString)"""
-        raise no_support('virDomainLookupByUUID')
+        raise no_support('virDomainLookupByUUID', ErrorDomain.DOMAIN)
 
     def domain_managed_save(self, dom: DomainHandle, flags: int) -> None:
         """Save the domain to a file the driver manages; the next start restores it. (virDomainManagedSave)"""
-        raise no_support('virDomainManagedSave')
+        raise no_support('virDomainManagedSave', ErrorDomain.DOMAIN)
 
     def domain_managed_save_remove(self, dom: DomainHandle, flags: int) -> None:
         """Discard the domain's managed save image. (virDomainManagedSaveRemove)"""
-        raise no_support('virDomainManagedSaveRemove')
+        raise no_support('virDomainManagedSaveRemove', ErrorDomain.DOMAIN)
 
     def domain_memory_peek(self, dom: DomainHandle, start: int, size: int, flags: int) -> bytes:
         """Read size bytes of guest memory at start (flags: MEMORY_VIRTUAL or MEMORY_PHYSICAL). (virDomainMemoryPeek)"""
-        raise no_support('virDomainMemoryPeek')
+        raise no_support('virDomainMemoryPeek', ErrorDomain.DOMAIN)
 
     def domain_reboot(self, dom: DomainHandle, flags: int) -> None:
         """Ask the guest to reboot. (virDomainReboot)"""
-        raise no_support('virDomainReboot')
+        raise no_support('virDomainReboot', ErrorDomain.DOMAIN)
 
     def domain_rename(self, dom: DomainHandle, new_name: str, flags: int) -> None:
         """Give an inactive persistent domain a new name. (virDomainRename)"""
-        raise no_support('virDomainRename')
+        raise no_support('virDomainRename', ErrorDomain.DOMAIN)
 
     def domain_reset(self, dom: DomainHandle, flags: int) -> None:
         """Reset the guest at once, as the reset button would. (virDomainReset)"""
-        raise no_support('virDomainReset')
+        raise no_support('virDomainReset', ErrorDomain.DOMAIN)
 
     def domain_restore(self, path: str, dxml: str | None, flags: int) -> None:
         """Start a domain again from a file written by Domain.save(). (virDomainRestore, virDomainRestoreFlags)"""
-        raise no_support('virDomainRestore')
+        raise no_support('virDomainRestore', ErrorDomain.DOMAIN)
 
     def domain_resume(self, dom: DomainHandle) -> None:
         """Let a paused domain run again. (virDomainResume)"""
-        raise no_support('virDomainResume')
+        raise no_support('virDomainResume', ErrorDomain.DOMAIN)
 
     def domain_save(self, dom: DomainHandle, path: str, dxml: str | None, flags: int) -> None:
         """Write the domain's memory and config to a file and stop it. (virDomainSave, virDomainSaveFlags)"""
-        raise no_support('virDomainSave')
+        raise no_support('virDomainSave', ErrorDomain.DOMAIN)
 
     def domain_set_autostart(self, dom: DomainHandle, autostart: bool) -> None:
         """Choose whether the domain starts when the host (or daemon) starts. (virDomainSetAutostart)"""
-        raise no_support('virDomainSetAutostart')
+        raise no_support('virDomainSetAutostart', ErrorDomain.DOMAIN)
 
     def domain_set_max_memory(self, dom: DomainHandle, memory: int) -> None:
         """Set the most memory (KiB) the domain may have. (virDomainSetMaxMemory)"""
-        raise no_support('virDomainSetMaxMemory')
+        raise no_support('virDomainSetMaxMemory', ErrorDomain.DOMAIN)
 
     def domain_set_memory(self, dom: DomainHandle, memory: int, flags: int) -> None:
         """Set the domain's current memory (KiB) in the live and/or config definition. (virDomainSetMemory, virDomainSetMemoryFlags)"""
-        raise no_support('virDomainSetMemory')
+        raise no_support('virDomainSetMemory', ErrorDomain.DOMAIN)
 
     def domain_set_vcpus(self, dom: DomainHandle, nvcpus: int, flags: int) -> None:
         """Set the number of vCPUs in the live and/or config definition, or their maximum. (virDomainSetVcpus, virDomainSetVcpusFlags)"""
-        raise no_support('virDomainSetVcpus')
+        raise no_support('virDomainSetVcpus', ErrorDomain.DOMAIN)
 
     def domain_shutdown(self, dom: DomainHandle, flags: int) -> None:
         """Ask the guest to power off (ACPI by default); returns before it has. (virDomainShutdown, virDomainShutdownFlags)"""
-        raise no_support('virDomainShutdown')
+        raise no_support('virDomainShutdown', ErrorDomain.DOMAIN)
 
     def domain_snapshot_num(self, dom: DomainHandle, flags: int) -> int:
         """How many snapshots the domain has. (virDomainSnapshotNum)"""
-        raise no_support('virDomainSnapshotNum')
+        raise no_support('virDomainSnapshotNum', ErrorDomain.DOMAIN)
 
     def domain_suspend(self, dom: DomainHandle) -> None:
         """Pause the domain's vCPUs; its memory stays allocated. (virDomainSuspend)"""
-        raise no_support('virDomainSuspend')
+        raise no_support('virDomainSuspend', ErrorDomain.DOMAIN)
 
     def domain_undefine(self, dom: DomainHandle, flags: int) -> None:
         """Remove the domain's stored config (a running domain becomes transient). (virDomainUndefine, virDomainUndefineFlags)"""
-        raise no_support('virDomainUndefine')
+        raise no_support('virDomainUndefine', ErrorDomain.DOMAIN)
 
     def node_get_cells_free_memory(self, start_cell: int, max_cells: int) -> list[int]:
         """Free memory per NUMA cell, in bytes. (virNodeGetCellsFreeMemory)"""
-        raise no_support('virNodeGetCellsFreeMemory')
+        raise no_support('virNodeGetCellsFreeMemory', ErrorDomain.DOMAIN)
 
     def node_get_cpu_map(self, flags: int) -> T.CPUMap:
         """The node's CPUs: how many, and which are online. (virNodeGetCPUMap)"""
-        raise no_support('virNodeGetCPUMap')
+        raise no_support('virNodeGetCPUMap', ErrorDomain.DOMAIN)
 
     def node_get_free_memory(self) -> int:
         """Free memory on the node, in bytes. (virNodeGetFreeMemory)"""
-        raise no_support('virNodeGetFreeMemory')
+        raise no_support('virNodeGetFreeMemory', ErrorDomain.DOMAIN)
 
     def node_get_info(self) -> T.NodeInfo:
         """CPU model, memory and CPU topology of the node. (virNodeGetInfo)"""
-        raise no_support('virNodeGetInfo')
+        raise no_support('virNodeGetInfo', ErrorDomain.DOMAIN)
 
     def node_get_security_model(self) -> T.SecurityModel:
         """The security model and DOI the hypervisor driver uses. (virNodeGetSecurityModel)"""
-        raise no_support('virNodeGetSecurityModel')
+        raise no_support('virNodeGetSecurityModel', ErrorDomain.DOMAIN)
 
 
 class NetworkDriver(Driver):
@@ -281,75 +282,75 @@ class NetworkDriver(Driver):
 
     def connect_list_all_networks(self, flags: int) -> list[NetworkRef]:
         """All networks matching the filter flags (0: all). (virConnectListAllNetworks)"""
-        raise no_support('virConnectListAllNetworks')
+        raise no_support('virConnectListAllNetworks', ErrorDomain.NETWORK)
 
     def connect_list_defined_networks(self) -> list[str]:
         """Names of the inactive persistent networks. (virConnectListDefinedNetworks)"""
-        raise no_support('virConnectListDefinedNetworks')
+        raise no_support('virConnectListDefinedNetworks', ErrorDomain.NETWORK)
 
     def connect_list_networks(self) -> list[str]:
         """Names of the active networks. (virConnectListNetworks)"""
-        raise no_support('virConnectListNetworks')
+        raise no_support('virConnectListNetworks', ErrorDomain.NETWORK)
 
     def connect_num_of_defined_networks(self) -> int:
         """How many persistent networks are inactive. (virConnectNumOfDefinedNetworks)"""
-        raise no_support('virConnectNumOfDefinedNetworks')
+        raise no_support('virConnectNumOfDefinedNetworks', ErrorDomain.NETWORK)
 
     def connect_num_of_networks(self) -> int:
         """How many networks are active. (virConnectNumOfNetworks)"""
-        raise no_support('virConnectNumOfNetworks')
+        raise no_support('virConnectNumOfNetworks', ErrorDomain.NETWORK)
 
     def network_create(self, net: NetworkHandle) -> None:
         """Start the defined network. (virNetworkCreate)"""
-        raise no_support('virNetworkCreate')
+        raise no_support('virNetworkCreate', ErrorDomain.NETWORK)
 
     def network_create_xml(self, xml: str, flags: int) -> NetworkRef:
         """Start a transient network from its XML. (virNetworkCreateXML, virNetworkCreateXMLFlags)"""
-        raise no_support('virNetworkCreateXML')
+        raise no_support('virNetworkCreateXML', ErrorDomain.NETWORK)
 
     def network_define_xml(self, xml: str, flags: int) -> NetworkRef:
         """Define (or redefine) a persistent network from its XML. (virNetworkDefineXML, virNetworkDefineXMLFlags)"""
-        raise no_support('virNetworkDefineXML')
+        raise no_support('virNetworkDefineXML', ErrorDomain.NETWORK)
 
     def network_destroy(self, net: NetworkHandle) -> None:
         """Stop the network. (virNetworkDestroy)"""
-        raise no_support('virNetworkDestroy')
+        raise no_support('virNetworkDestroy', ErrorDomain.NETWORK)
 
     def network_get_autostart(self, net: NetworkHandle) -> bool:
         """Whether the network starts when the host (or daemon) starts. (virNetworkGetAutostart)"""
-        raise no_support('virNetworkGetAutostart')
+        raise no_support('virNetworkGetAutostart', ErrorDomain.NETWORK)
 
     def network_get_bridge_name(self, net: NetworkHandle) -> str:
         """The name of the host bridge the network uses. (virNetworkGetBridgeName)"""
-        raise no_support('virNetworkGetBridgeName')
+        raise no_support('virNetworkGetBridgeName', ErrorDomain.NETWORK)
 
     def network_get_xml_desc(self, net: NetworkHandle, flags: int) -> str:
         """The network's XML. (virNetworkGetXMLDesc)"""
-        raise no_support('virNetworkGetXMLDesc')
+        raise no_support('virNetworkGetXMLDesc', ErrorDomain.NETWORK)
 
     def network_is_active(self, net: NetworkHandle) -> bool:
         """Whether the network is running. (virNetworkIsActive)"""
-        raise no_support('virNetworkIsActive')
+        raise no_support('virNetworkIsActive', ErrorDomain.NETWORK)
 
     def network_is_persistent(self, net: NetworkHandle) -> bool:
         """Whether the network has a stored config. (virNetworkIsPersistent)"""
-        raise no_support('virNetworkIsPersistent')
+        raise no_support('virNetworkIsPersistent', ErrorDomain.NETWORK)
 
     def network_lookup_by_name(self, name: str) -> NetworkRef:
         """The network with this name. (virNetworkLookupByName)"""
-        raise no_support('virNetworkLookupByName')
+        raise no_support('virNetworkLookupByName', ErrorDomain.NETWORK)
 
     def network_lookup_by_uuid(self, uuid: bytes) -> NetworkRef:
         """The network with this UUID (16 raw bytes). (virNetworkLookupByUUID, virNetworkLookupByUUIDString)"""
-        raise no_support('virNetworkLookupByUUID')
+        raise no_support('virNetworkLookupByUUID', ErrorDomain.NETWORK)
 
     def network_set_autostart(self, net: NetworkHandle, autostart: bool) -> None:
         """Choose whether the network starts when the host (or daemon) starts. (virNetworkSetAutostart)"""
-        raise no_support('virNetworkSetAutostart')
+        raise no_support('virNetworkSetAutostart', ErrorDomain.NETWORK)
 
     def network_undefine(self, net: NetworkHandle) -> None:
         """Remove the network's stored config. (virNetworkUndefine)"""
-        raise no_support('virNetworkUndefine')
+        raise no_support('virNetworkUndefine', ErrorDomain.NETWORK)
 
 
 class StorageDriver(Driver):
@@ -357,147 +358,147 @@ class StorageDriver(Driver):
 
     def connect_list_all_storage_pools(self, flags: int) -> list[StoragePoolRef]:
         """All storage pools matching the filter flags (0: all). (virConnectListAllStoragePools)"""
-        raise no_support('virConnectListAllStoragePools')
+        raise no_support('virConnectListAllStoragePools', ErrorDomain.STORAGE)
 
     def connect_list_defined_storage_pools(self) -> list[str]:
         """Names of the inactive persistent storage pools. (virConnectListDefinedStoragePools)"""
-        raise no_support('virConnectListDefinedStoragePools')
+        raise no_support('virConnectListDefinedStoragePools', ErrorDomain.STORAGE)
 
     def connect_list_storage_pools(self) -> list[str]:
         """Names of the active storage pools. (virConnectListStoragePools)"""
-        raise no_support('virConnectListStoragePools')
+        raise no_support('virConnectListStoragePools', ErrorDomain.STORAGE)
 
     def connect_num_of_defined_storage_pools(self) -> int:
         """How many persistent storage pools are inactive. (virConnectNumOfDefinedStoragePools)"""
-        raise no_support('virConnectNumOfDefinedStoragePools')
+        raise no_support('virConnectNumOfDefinedStoragePools', ErrorDomain.STORAGE)
 
     def connect_num_of_storage_pools(self) -> int:
         """How many storage pools are active. (virConnectNumOfStoragePools)"""
-        raise no_support('virConnectNumOfStoragePools')
+        raise no_support('virConnectNumOfStoragePools', ErrorDomain.STORAGE)
 
     def storage_pool_build(self, pool: StoragePoolHandle, flags: int) -> None:
         """Build the pool's underlying storage (a directory pool creates its directory). (virStoragePoolBuild)"""
-        raise no_support('virStoragePoolBuild')
+        raise no_support('virStoragePoolBuild', ErrorDomain.STORAGE)
 
     def storage_pool_create(self, pool: StoragePoolHandle, flags: int) -> None:
         """Start the defined pool. (virStoragePoolCreate)"""
-        raise no_support('virStoragePoolCreate')
+        raise no_support('virStoragePoolCreate', ErrorDomain.STORAGE)
 
     def storage_pool_create_xml(self, xml: str, flags: int) -> StoragePoolRef:
         """Start a transient storage pool from its XML. (virStoragePoolCreateXML)"""
-        raise no_support('virStoragePoolCreateXML')
+        raise no_support('virStoragePoolCreateXML', ErrorDomain.STORAGE)
 
     def storage_pool_define_xml(self, xml: str, flags: int) -> StoragePoolRef:
         """Define (or redefine) a persistent storage pool from its XML. (virStoragePoolDefineXML)"""
-        raise no_support('virStoragePoolDefineXML')
+        raise no_support('virStoragePoolDefineXML', ErrorDomain.STORAGE)
 
     def storage_pool_delete(self, pool: StoragePoolHandle, flags: int) -> None:
         """Delete the pool's underlying storage. (virStoragePoolDelete)"""
-        raise no_support('virStoragePoolDelete')
+        raise no_support('virStoragePoolDelete', ErrorDomain.STORAGE)
 
     def storage_pool_destroy(self, pool: StoragePoolHandle) -> None:
         """Stop the pool; its data stays. (virStoragePoolDestroy)"""
-        raise no_support('virStoragePoolDestroy')
+        raise no_support('virStoragePoolDestroy', ErrorDomain.STORAGE)
 
     def storage_pool_get_autostart(self, pool: StoragePoolHandle) -> bool:
         """Whether the pool starts when the host (or daemon) starts. (virStoragePoolGetAutostart)"""
-        raise no_support('virStoragePoolGetAutostart')
+        raise no_support('virStoragePoolGetAutostart', ErrorDomain.STORAGE)
 
     def storage_pool_get_info(self, pool: StoragePoolHandle) -> T.StoragePoolInfo:
         """State, capacity, allocation and available space in bytes. (virStoragePoolGetInfo)"""
-        raise no_support('virStoragePoolGetInfo')
+        raise no_support('virStoragePoolGetInfo', ErrorDomain.STORAGE)
 
     def storage_pool_get_xml_desc(self, pool: StoragePoolHandle, flags: int) -> str:
         """The pool's XML. (virStoragePoolGetXMLDesc)"""
-        raise no_support('virStoragePoolGetXMLDesc')
+        raise no_support('virStoragePoolGetXMLDesc', ErrorDomain.STORAGE)
 
     def storage_pool_is_active(self, pool: StoragePoolHandle) -> bool:
         """Whether the pool is running. (virStoragePoolIsActive)"""
-        raise no_support('virStoragePoolIsActive')
+        raise no_support('virStoragePoolIsActive', ErrorDomain.STORAGE)
 
     def storage_pool_is_persistent(self, pool: StoragePoolHandle) -> bool:
         """Whether the pool has a stored config. (virStoragePoolIsPersistent)"""
-        raise no_support('virStoragePoolIsPersistent')
+        raise no_support('virStoragePoolIsPersistent', ErrorDomain.STORAGE)
 
     def storage_pool_list_all_volumes(self, pool: StoragePoolHandle, flags: int) -> list[StorageVolRef]:
         """The pool's volumes. (virStoragePoolListAllVolumes)"""
-        raise no_support('virStoragePoolListAllVolumes')
+        raise no_support('virStoragePoolListAllVolumes', ErrorDomain.STORAGE)
 
     def storage_pool_list_volumes(self, pool: StoragePoolHandle) -> list[str]:
         """Names of the pool's volumes. (virStoragePoolListVolumes)"""
-        raise no_support('virStoragePoolListVolumes')
+        raise no_support('virStoragePoolListVolumes', ErrorDomain.STORAGE)
 
     def storage_pool_lookup_by_name(self, name: str) -> StoragePoolRef:
         """The storage pool with this name. (virStoragePoolLookupByName)"""
-        raise no_support('virStoragePoolLookupByName')
+        raise no_support('virStoragePoolLookupByName', ErrorDomain.STORAGE)
 
     def storage_pool_lookup_by_uuid(self, uuid: bytes) -> StoragePoolRef:
         """The storage pool with this UUID (16 raw bytes). (virStoragePoolLookupByUUID, virStoragePoolLookupByUUIDString)"""
-        raise no_support('virStoragePoolLookupByUUID')
+        raise no_support('virStoragePoolLookupByUUID', ErrorDomain.STORAGE)
 
     def storage_pool_lookup_by_volume(self, vol: StorageVolHandle) -> StoragePoolRef:
         """The pool the volume belongs to. (virStoragePoolLookupByVolume)"""
-        raise no_support('virStoragePoolLookupByVolume')
+        raise no_support('virStoragePoolLookupByVolume', ErrorDomain.STORAGE)
 
     def storage_pool_num_of_volumes(self, pool: StoragePoolHandle) -> int:
         """How many volumes the pool has. (virStoragePoolNumOfVolumes)"""
-        raise no_support('virStoragePoolNumOfVolumes')
+        raise no_support('virStoragePoolNumOfVolumes', ErrorDomain.STORAGE)
 
     def storage_pool_refresh(self, pool: StoragePoolHandle, flags: int) -> None:
         """Rescan the pool's volumes and sizes. (virStoragePoolRefresh)"""
-        raise no_support('virStoragePoolRefresh')
+        raise no_support('virStoragePoolRefresh', ErrorDomain.STORAGE)
 
     def storage_pool_set_autostart(self, pool: StoragePoolHandle, autostart: bool) -> None:
         """Choose whether the pool starts when the host (or daemon) starts. (virStoragePoolSetAutostart)"""
-        raise no_support('virStoragePoolSetAutostart')
+        raise no_support('virStoragePoolSetAutostart', ErrorDomain.STORAGE)
 
     def storage_pool_undefine(self, pool: StoragePoolHandle) -> None:
         """Remove the pool's stored config. (virStoragePoolUndefine)"""
-        raise no_support('virStoragePoolUndefine')
+        raise no_support('virStoragePoolUndefine', ErrorDomain.STORAGE)
 
     def storage_vol_create_xml(self, pool: StoragePoolHandle, xml: str, flags: int) -> StorageVolRef:
         """Create a volume in the pool from its XML. (virStorageVolCreateXML)"""
-        raise no_support('virStorageVolCreateXML')
+        raise no_support('virStorageVolCreateXML', ErrorDomain.STORAGE)
 
     def storage_vol_create_xml_from(self, pool: StoragePoolHandle, xml: str, clonevol: StorageVolHandle, flags: int) -> StorageVolRef:
         """Create a volume in the pool as a copy of another volume. (virStorageVolCreateXMLFrom)"""
-        raise no_support('virStorageVolCreateXMLFrom')
+        raise no_support('virStorageVolCreateXMLFrom', ErrorDomain.STORAGE)
 
     def storage_vol_delete(self, vol: StorageVolHandle, flags: int) -> None:
         """Delete the volume and its data. (virStorageVolDelete)"""
-        raise no_support('virStorageVolDelete')
+        raise no_support('virStorageVolDelete', ErrorDomain.STORAGE)
 
     def storage_vol_get_info(self, vol: StorageVolHandle) -> T.StorageVolInfo:
         """Type, capacity and allocation in bytes. (virStorageVolGetInfo)"""
-        raise no_support('virStorageVolGetInfo')
+        raise no_support('virStorageVolGetInfo', ErrorDomain.STORAGE)
 
     def storage_vol_get_path(self, vol: StorageVolHandle) -> str:
         """The volume's path on the node. (virStorageVolGetPath)"""
-        raise no_support('virStorageVolGetPath')
+        raise no_support('virStorageVolGetPath', ErrorDomain.STORAGE)
 
     def storage_vol_get_xml_desc(self, vol: StorageVolHandle, flags: int) -> str:
         """The volume's XML. (virStorageVolGetXMLDesc)"""
-        raise no_support('virStorageVolGetXMLDesc')
+        raise no_support('virStorageVolGetXMLDesc', ErrorDomain.STORAGE)
 
     def storage_vol_lookup_by_key(self, key: str) -> StorageVolRef:
         """The storage volume with this key. (virStorageVolLookupByKey)"""
-        raise no_support('virStorageVolLookupByKey')
+        raise no_support('virStorageVolLookupByKey', ErrorDomain.STORAGE)
 
     def storage_vol_lookup_by_name(self, pool: StoragePoolHandle, name: str) -> StorageVolRef:
         """The pool's volume with this name. (virStorageVolLookupByName)"""
-        raise no_support('virStorageVolLookupByName')
+        raise no_support('virStorageVolLookupByName', ErrorDomain.STORAGE)
 
     def storage_vol_lookup_by_path(self, path: str) -> StorageVolRef:
         """The storage volume at this path. (virStorageVolLookupByPath)"""
-        raise no_support('virStorageVolLookupByPath')
+        raise no_support('virStorageVolLookupByPath', ErrorDomain.STORAGE)
 
     def storage_vol_resize(self, vol: StorageVolHandle, capacity: int, flags: int) -> None:
         """Change the volume's capacity (bytes). (virStorageVolResize)"""
-        raise no_support('virStorageVolResize')
+        raise no_support('virStorageVolResize', ErrorDomain.STORAGE)
 
     def storage_vol_wipe(self, vol: StorageVolHandle, flags: int) -> None:
         """Overwrite the volume's data with zeros. (virStorageVolWipe)"""
-        raise no_support('virStorageVolWipe')
+        raise no_support('virStorageVolWipe', ErrorDomain.STORAGE)
 
 
 # slot name -> table, for the test that drivers define no unknown public method

@@ -36,9 +36,10 @@ class StorageVolHandle(Protocol):
     key: str
 
 
-def no_support(func: str) -> libvirtError:
-    """The error for an empty driver slot, as libvirt's virReportUnsupportedError gives."""
-    return error(ErrorNumber.NO_SUPPORT, ErrorDomain.NONE, func)
+def no_support(func: str, origin: int = ErrorDomain.DOMAIN) -> libvirtError:
+    """The error for an empty driver slot, as libvirt's virReportUnsupportedError gives
+    it: reported from the public call's object family (VIR_FROM_DOMAIN, ...)."""
+    return error(ErrorNumber.NO_SUPPORT, origin, func)
 
 
 class Driver:

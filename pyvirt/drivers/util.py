@@ -7,9 +7,10 @@ from ..errors import error, libvirtError, lookup
 
 def check_flags(flags: int, allowed: int, func: str, origin: int) -> None:
     """Refuse flags outside `allowed`, as libvirt's virCheckFlags does."""
-    if flags & ~allowed:
+    extra = int(flags) & ~int(allowed)   # int(): ~IntFlag would stay inside the enum's bits
+    if extra:
         raise lookup(ErrorNumber.INVALID_ARG)(
-            f"unsupported flags (0x{flags & ~allowed:x}) in function {func}",
+            f"unsupported flags (0x{extra:x}) in function {func}",
             code=ErrorNumber.INVALID_ARG, domain=origin, str1=func, str2="flags")
 
 

@@ -6,6 +6,7 @@ node described in libvirt's test-driver file format (each connection its own cop
 """
 from __future__ import annotations
 
+import copy
 import threading
 import uuid as _uuid
 from typing import Any
@@ -72,7 +73,7 @@ def node_from_file(path: str) -> TestNode:
         if state != DomainState.SHUTOFF:
             obj.id = node.new_id()
             if obj.persistent:
-                obj.new_def = d
+                obj.new_def = copy.deepcopy(d)
         reason = DomainRunningReason.BOOTED if state == DomainState.RUNNING else 0
         obj.set_state(state, reason)
         node.domains.add(obj)

@@ -1,7 +1,6 @@
 """The test driver's virtual networks (in memory: nothing is created on the host)."""
 from __future__ import annotations
 
-import copy
 import uuid as _uuid
 
 from ...constants import ConnectListAllNetworksFlags as NF
@@ -32,21 +31,21 @@ class NetworkSlots:
         raise _no_network(f"no network with matching uuid "
                           f"'{_uuid.UUID(bytes=bytes(net.raw_uuid))}' ({net.name})")
 
-    def _names(self, active: bool) -> list[str]:
+    def _network_names(self, active: bool) -> list[str]:
         with self.node.lock:
             return sorted(n.name for n in self.node.networks.values() if n.active == active)
 
     def connect_list_networks(self) -> list[str]:
-        return self._names(True)
+        return self._network_names(True)
 
     def connect_num_of_networks(self) -> int:
-        return len(self._names(True))
+        return len(self._network_names(True))
 
     def connect_list_defined_networks(self) -> list[str]:
-        return self._names(False)
+        return self._network_names(False)
 
     def connect_num_of_defined_networks(self) -> int:
-        return len(self._names(False))
+        return len(self._network_names(False))
 
     def connect_list_all_networks(self, flags: int) -> list[NetworkRef]:
         check_flags(flags, 0x3F, "testConnectListAllNetworks", T)
@@ -81,7 +80,7 @@ class NetworkSlots:
                     return (n.name, n.raw_uuid)
         raise _no_network(f"no network with matching uuid '{_uuid.UUID(bytes=bytes(uuid))}'")
 
-    def _add(self, xml: str, *, active: bool, persistent: bool) -> NetObj:
+    def _add_network(self, xml: str, *, active: bool, persistent: bool) -> NetObj:
         d = load_network(xml)
         raw = _uuid.UUID(d.uuid).bytes
         with self.node.lock:
@@ -107,12 +106,12 @@ class NetworkSlots:
 
     def network_define_xml(self, xml: str, flags: int) -> NetworkRef:
         check_flags(flags, 1, "testNetworkDefineXMLFlags", T)
-        n = self._add(xml, active=False, persistent=True)
+        n = self._add_network(xml, active=False, persistent=True)
         return (n.name, n.raw_uuid)
 
     def network_create_xml(self, xml: str, flags: int) -> NetworkRef:
         check_flags(flags, 1, "testNetworkCreateXMLFlags", T)
-        n = self._add(xml, active=True, persistent=False)
+        n = self._add_network(xml, active=True, persistent=False)
         return (n.name, n.raw_uuid)
 
     def network_create(self, net: NetworkHandle) -> None:
@@ -165,7 +164,5 @@ class NetworkSlots:
 
     def network_set_autostart(self, net: NetworkHandle, autostart: bool) -> None:
         with self.node.lock:
-            n = self._net(net)
-            if not n.persistent:
-                raise invalid(T, "cannot set autostart for transient network")
-            n.autostart = autostart
+            # libvirt's test driver lets a transient network be marked autostart
+            self._net(net).autostart = autostart

@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import copy
 import threading
 import time
 import uuid as _uuid
@@ -86,7 +87,7 @@ class TestNode:
         if state != DomainState.SHUTOFF:
             obj.id = self.new_id()
             if persistent:
-                obj.new_def = d
+                obj.new_def = copy.deepcopy(d)
         obj.set_state(state, reason)
         self.domains.add(obj)
         return obj

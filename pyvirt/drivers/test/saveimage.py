@@ -20,7 +20,7 @@ def write(path: str, xml: str, name: str, state: int) -> None:
         write_atomic(path, _HEAD.pack(MAGIC, state, len(data)) + data)
     except OSError as e:
         raise error(ErrorNumber.SYSTEM_ERROR, ErrorDomain.TEST,
-                    f"saving domain '{name}' failed: cannot write '{path}': "
+                    f"saving domain '{name}' to '{path}': open failed: "
                     f"{os.strerror(e.errno or 0)}") from None
 
 

@@ -110,7 +110,7 @@ class StorageSlots:
                     return (p.name, p.raw_uuid)
         raise _no_pool(f"no storage pool with matching uuid '{_uuid.UUID(bytes=bytes(uuid))}'")
 
-    def _add(self, xml: str, *, active: bool, persistent: bool) -> PoolObj:
+    def _add_pool(self, xml: str, *, active: bool, persistent: bool) -> PoolObj:
         p = load_pool(xml)
         raw = _uuid.UUID(p.uuid).bytes
         with self.node.lock:
@@ -137,12 +137,12 @@ class StorageSlots:
 
     def storage_pool_define_xml(self, xml: str, flags: int) -> StoragePoolRef:
         check_flags(flags, 1, "testStoragePoolDefineXML", T)
-        p = self._add(xml, active=False, persistent=True)
+        p = self._add_pool(xml, active=False, persistent=True)
         return (p.name, p.raw_uuid)
 
     def storage_pool_create_xml(self, xml: str, flags: int) -> StoragePoolRef:
         check_flags(flags, 7, "testStoragePoolCreateXML", T)
-        p = self._add(xml, active=True, persistent=False)
+        p = self._add_pool(xml, active=True, persistent=False)
         return (p.name, p.raw_uuid)
 
     def storage_pool_create(self, pool: StoragePoolHandle, flags: int) -> None:
