@@ -714,7 +714,24 @@ def build_guest(cache_dir: Path | None = None, *, force: bool = False) -> GuestI
             log.info("built the test guest %s in %.1f s", final, time.monotonic() - t0)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+        _prune(cache_dir, keep=final)
     return _image(final)
+
+
+def _prune(cache_dir: Path, keep: Path) -> None:
+    """Drop builds of older package versions (same recipe) and temp dirs of crashed
+    builders; called under the build lock. Builds of other recipes (other checkouts of
+    this code) are left alone."""
+    suffix = f"__{_recipe_hash()}"
+    now = time.time()
+    for p in cache_dir.iterdir():
+        with contextlib.suppress(OSError):
+            if not p.is_dir() or p.is_symlink() or p == keep:
+                continue
+            stale_tmp = p.name.startswith(".build-") and now - p.stat().st_mtime > 3600
+            if stale_tmp or p.name.endswith(suffix):
+                log.info("removing %s", p)
+                shutil.rmtree(p, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- CLI

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -22,13 +23,17 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Collection
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from .guest import COUNTER_RE, GuestImage
+from .guest import COUNTER_PREFIX, GuestImage
 
 __all__ = ["QMPError", "RawGuest", "qemu_binary"]
+
+# complete counter lines only: the tail of the output may be a line still being sent
+_COUNTER_LINE = re.compile(re.escape(COUNTER_PREFIX) + r"(\d+)\r?\n")
 
 
 def qemu_binary() -> str:
@@ -87,6 +92,19 @@ class _QMP:
             elif "return" in msg:
                 return msg["return"]
 
+    def pump(self, timeout: float) -> None:
+        """Collect events for up to timeout seconds (returns early on the first one)."""
+        if self.closed:
+            return
+        try:
+            msg = self._read(timeout)
+        except (TimeoutError, EOFError, OSError):
+            return
+        finally:
+            self.sock.settimeout(10)
+        if "event" in msg:
+            self.events.append(msg)
+
     def wait_event(self, name: str, timeout: float) -> dict[str, Any] | None:
         """The first event called name (already received or arriving in time)."""
         deadline = time.monotonic() + timeout
@@ -112,8 +130,12 @@ class RawGuest:
     """One qemu-system-x86_64 (TCG) running the test guest; use as a context manager."""
 
     def __init__(self, image: GuestImage, *, memory_mib: int = 128, extra_cmdline: str = "",
-                 extra_args: list[str] | None = None, accel: str = "tcg") -> None:
+                 extra_args: list[str] | None = None, accel: str = "tcg",
+                 restore_from: Path | None = None) -> None:
+        """restore_from: a file written by save(); QEMU then starts with `-incoming defer`,
+        loads it, and resumes the guest where it was (same image and memory needed)."""
         self.image = image
+        self.restore_from = restore_from
         self.memory_mib = memory_mib
         self.extra_cmdline = extra_cmdline
         self.extra_args = list(extra_args or [])
@@ -155,6 +177,8 @@ class RawGuest:
             *self.image.qemu_args(self.extra_cmdline),
             *self.extra_args,
         ]
+        if self.restore_from is not None:
+            self.argv += ["-incoming", "defer"]
         self._log = d / "qemu.log"
         with open(self._log, "wb") as logf:
             self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=logf,
@@ -172,6 +196,10 @@ class RawGuest:
         self._reader = threading.Thread(target=self._read_serial, daemon=True)
         self._reader.start()
         self.qmp = _QMP(qmp_path, timeout=10)
+        if self.restore_from is not None:
+            self.qmp.execute("migrate-incoming",
+                             {"uri": f"exec:cat {shlex.quote(str(self.restore_from))}"})
+            self._wait_status({"paused", "postmigrate"}, bad={"shutdown", "internal-error"})
         self.started_at = time.monotonic()
         self.qmp.execute("cont")
 
@@ -253,7 +281,7 @@ class RawGuest:
     def counters(self, start: int = 0) -> list[int]:
         with self._cond:
             text = self._out[start:].decode(errors="replace")
-        return [int(n) for n in COUNTER_RE.findall(text)]
+        return [int(n) for n in _COUNTER_LINE.findall(text)]
 
     def wait_counter(self, above: int = -1, timeout: float = 10.0, start: int = 0) -> int:
         """The last counter value printed, once it is > above."""
@@ -276,6 +304,39 @@ class RawGuest:
         self.send(line + "\r")
 
     # ----------------------------------------------------------------- QMP
+    def _wait_status(self, want: Collection[str], bad: Collection[str] = (),
+                     timeout: float = 120.0) -> str:
+        assert self.qmp is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            status = str(self.qmp.execute("query-status")["status"])
+            if status in want:
+                return status
+            if status in bad:
+                raise RuntimeError(f"guest is {status}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"guest still {status} after {timeout} s")
+            self.qmp.pump(0.05)
+
+    def save(self, path: Path, timeout: float = 120.0) -> float:
+        """Pause the guest and write its state to path (QEMU migration to a file, the
+        way virsh save does it); QEMU stays paused. Returns the seconds it took."""
+        assert self.qmp is not None
+        t0 = time.monotonic()
+        self.qmp.execute("stop")
+        self.qmp.execute("migrate", {"uri": f"exec:cat > {shlex.quote(str(path))}"})
+        deadline = t0 + timeout
+        while True:
+            info = self.qmp.execute("query-migrate")
+            status = info.get("status")
+            if status == "completed":
+                return time.monotonic() - t0
+            if status in ("failed", "cancelled"):
+                raise RuntimeError(f"saving the guest failed: {info}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"saving the guest did not finish in {timeout} s: {info}")
+            self.qmp.pump(0.05)
+
     def powerdown(self, timeout: float = 30.0) -> float:
         """QMP system_powerdown; seconds until QEMU exited. Raises on timeout."""
         assert self.qmp is not None and self.proc is not None
