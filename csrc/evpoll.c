@@ -424,15 +424,14 @@ static int next_timeout_locked(const pv_ev_loop *l, int64_t now)
     return d <= 0 ? 0 : (d > INT_MAX ? INT_MAX : (int)d);
 }
 
-int pv_ev_next_timeout(pv_ev_loop *l)
+int pv_ev_next_timeout(pv_ev_loop *l, int *timeout_ms)
 {
-    int rc;
-    if (!l)
+    if (!l || !timeout_ms)
         return -EINVAL;
     pthread_mutex_lock(&l->lock);
-    rc = next_timeout_locked(l, now_of(l));
+    *timeout_ms = next_timeout_locked(l, now_of(l));
     pthread_mutex_unlock(&l->lock);
-    return rc;
+    return 0;
 }
 
 static int from_native(uint32_t ev)

@@ -65,8 +65,9 @@ int pv_ev_remove_timeout(pv_ev_loop *loop, int timer);             /* -ENOENT if
  * calling again); now_ms < 0 goes back to CLOCK_MONOTONIC. */
 int pv_ev_set_clock(pv_ev_loop *loop, int64_t now_ms);
 
-/* Milliseconds until the next timer is due (0 if overdue), or -1 without timers. */
-int pv_ev_next_timeout(pv_ev_loop *loop);
+/* *timeout_ms = milliseconds until the next timer is due (0 if overdue), or -1 when
+ * no timer is enabled.  Returns 0 or -errno. */
+int pv_ev_next_timeout(pv_ev_loop *loop, int *timeout_ms);
 
 /* One step: wait (at most max_wait_ms, -1 = no cap) for a ready fd or a due timer,
  * re-arm the due timers and fill out[0..nout) with records.  Returns the number of

@@ -939,20 +939,19 @@ static int sem_fail(fx_t *x, int reason, int field, size_t off)
     return fail(x, reason, off);
 }
 
-/* Plain decimal, XML whitespace allowed around it: stricter than libvirt's strtoull
- * (no sign, no hex); a refusal sends the caller to the full parser, which is exact. */
+/* Plain decimal after optional leading whitespace, nothing after it: libvirt's
+ * virStrToLong_*p refuse trailing blanks too (and would take "+5", which we refuse;
+ * a refusal only sends the caller to the full parser). */
 static int parse_u64(fx_t *x, int field, uint64_t limit, uint64_t *out)
 {
     const uint8_t *s = (const uint8_t *)x->out + x->val_off[field];
-    size_t n = x->val_len[field], i = 0, e = n;
+    size_t n = x->val_len[field], i = 0;
     uint64_t v = 0;
-    while (i < e && is_ws(s[i]))
+    while (i < n && is_ws(s[i]))
         i++;
-    while (e > i && is_ws(s[e - 1]))
-        e--;
-    if (i == e)
+    if (i == n)
         return sem_fail(x, PV_FX_E_NUMBER, field, x->tag_off[field]);
-    for (; i < e; i++) {
+    for (; i < n; i++) {
         uint64_t dgt;
         if (s[i] < '0' || s[i] > '9')
             return sem_fail(x, PV_FX_E_NUMBER, field, x->tag_off[field]);
@@ -1038,13 +1037,17 @@ static int fields(fx_t *x, struct pv_fx_domain *res)
     if (!has(x, PV_FX_F_MEMORY))
         return sem_fail(x, PV_FX_E_MISSING, PV_FX_F_MEMORY, root);
     TRY(memory_field(x, PV_FX_F_MEMORY, &res->memory_value, &res->memory_kib));
+    if (res->memory_value == 0)     /* "Memory size must be specified" (or via NUMA) */
+        return sem_fail(x, PV_FX_E_MISSING, PV_FX_F_MEMORY, root);
     if (has(x, PV_FX_F_CURRENT_MEMORY)) {
         TRY(memory_field(x, PV_FX_F_CURRENT_MEMORY, &cur_v, &res->current_memory_kib));
         res->present |= PV_FX_HAVE_CURRENT_MEMORY;
     }
-    res->vcpu = 1;      /* libvirt's default when <vcpu> is absent or empty */
-    if (has(x, PV_FX_F_VCPU)) {
+    res->vcpu = 1;      /* libvirt's default when <vcpu> is absent; present, it must parse */
+    if (x->seen & (1u << PV_FX_F_VCPU)) {
         TRY(parse_u64(x, PV_FX_F_VCPU, UINT32_MAX, &v));
+        if (v == 0)
+            return sem_fail(x, PV_FX_E_OVERFLOW, PV_FX_F_VCPU, x->tag_off[PV_FX_F_VCPU]);
         res->vcpu = (uint32_t)v;
         res->present |= PV_FX_HAVE_VCPU;
     }

@@ -53,7 +53,7 @@ enum pv_fx_reason {
     PV_FX_E_MISSING = 17,       /* a required field is absent or empty */
     PV_FX_E_NUMBER = 18,        /* memory / vcpu is not a plain decimal number */
     PV_FX_E_UNIT = 19,          /* unknown memory unit */
-    PV_FX_E_OVERFLOW = 20,      /* number too large */
+    PV_FX_E_OVERFLOW = 20,      /* number out of range (too large, or vcpu 0) */
     PV_FX_E_NOSPACE = 21        /* caller's output buffer too small */
 };
 
@@ -89,8 +89,9 @@ struct pv_fx_domain {
     struct pv_fx_span os_type;
     uint64_t memory_value;              /* as written, in memory_unit */
     uint64_t memory_kib;                /* libvirt's rounding: up to whole KiB */
-    uint64_t current_memory_kib;        /* valid if PV_FX_HAVE_CURRENT_MEMORY */
-    uint32_t vcpu;                      /* 1 when <vcpu> is absent or empty */
+    uint64_t current_memory_kib;        /* valid if PV_FX_HAVE_CURRENT_MEMORY; as written
+                                           (libvirt later turns 0 or > memory into memory) */
+    uint32_t vcpu;                      /* 1 when <vcpu> is absent */
     uint32_t present;                   /* PV_FX_HAVE_* */
     uint32_t reason;                    /* enum pv_fx_reason, on failure */
     uint32_t field;                     /* enum pv_fx_field, on semantic failure */

@@ -187,7 +187,9 @@ class CPoller:
         return rc != -errno.ENOENT and self._check(rc, f"cannot remove timer {timer}") == 0
 
     def next_timeout(self) -> int:
-        return self._check(self._lib.pv_ev_next_timeout(self._l()), "cannot compute timeout")
+        out = self._ffi.new("int *")    # per call: other threads may ask concurrently
+        self._check(self._lib.pv_ev_next_timeout(self._l(), out), "cannot compute timeout")
+        return int(out[0])
 
     def set_clock(self, now_ms: int) -> None:
         self._check(self._lib.pv_ev_set_clock(self._l(), now_ms), "cannot set the clock")

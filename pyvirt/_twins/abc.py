@@ -93,7 +93,7 @@ REASON_TEXT: dict[int, str] = {
     _R.MISSING: "missing {field}",
     _R.NUMBER: "{field} is not a decimal number",
     _R.UNIT: "unknown unit for {field}",
-    _R.OVERFLOW: "{field} is too large",
+    _R.OVERFLOW: "{field} is out of range",
     _R.NOSPACE: "internal error: output buffer too small",
 }
 
@@ -131,8 +131,9 @@ class DomainSummary:
 
     memory_value/memory_unit are <memory> as written (unit "KiB" when not given);
     memory_kib and current_memory_kib are converted with libvirt's unit rules and
-    rounded up to whole KiB.  uuid is the text as written (None when absent or empty),
-    vcpu is 1 when <vcpu> is absent or empty, as in libvirt.
+    rounded up to whole KiB.  current_memory_kib is as written (None when absent):
+    libvirt later replaces 0, or a value above memory, by memory.  uuid is the text as
+    written (None when absent or empty); vcpu is 1 when <vcpu> is absent, as in libvirt.
     """
 
     name: str

@@ -554,7 +554,7 @@ class _Scanner:
 
     def number(self, f: int, limit: int) -> int:
         off, ln = self.val[f]
-        s = bytes(self.out[off:off + ln]).strip(b" \t\r\n")
+        s = bytes(self.out[off:off + ln]).lstrip(b" \t\r\n")
         i = 0
         while i < len(s) and 0x30 <= s[i] <= 0x39:
             i += 1
@@ -584,8 +584,14 @@ class _Scanner:
             if not self.has(f):
                 raise _Fail(R.MISSING, root, f)
         mem_v, mem_kib = self.memory(F.MEMORY)
+        if mem_v == 0:
+            raise _Fail(R.MISSING, root, F.MEMORY)
         cur = self.memory(F.CURRENT_MEMORY)[1] if self.has(F.CURRENT_MEMORY) else None
-        vcpu = self.number(F.VCPU, _U32_MAX) if self.has(F.VCPU) else 1
+        vcpu = 1
+        if self.seen & (1 << F.VCPU):
+            vcpu = self.number(F.VCPU, _U32_MAX)
+            if vcpu == 0:
+                raise _Fail(R.OVERFLOW, self.tag_off[F.VCPU], F.VCPU)
         if not self.has(F.OS_TYPE):
             raise _Fail(R.MISSING, root, F.OS_TYPE)
         u = self.unit.get(F.MEMORY)
