@@ -3,7 +3,7 @@
 Groups: define 1000 domains, listAllDomains over 1000, lookupByName+info over all,
 XMLDesc over all; each measured for `libvirt` and `pyvirt` (libvirt-python names on
 both). Compare the two rows of each group; issue 2's goals: lookup+info at least
-libvirt's rate, listAllDomains and defineXML no slower, .
+libvirt's rate; listAllDomains and defineXML no slower.
 """
 from __future__ import annotations
 
