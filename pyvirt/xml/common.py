@@ -8,6 +8,7 @@ kept as written.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..constants import ErrorDomain, ErrorNumber
@@ -35,6 +36,7 @@ ADDRESS_TYPES = frozenset((
 ))
 
 
+_HEX = re.compile(r"0[xX][0-9a-fA-F]{1,8}\Z")
 _PCI_LIMITS = (("domain", 0xFFFF), ("bus", 0xFF), ("slot", 0x1F), ("function", 7))
 
 
@@ -58,6 +60,8 @@ def order_attrs(attrs: Attrs, order: dict[str, int]) -> Attrs:
 
 
 def format_attrs(attrs: Attrs) -> str:
+    if not attrs:
+        return ""
     return "".join(f" {k}='{escape(v)}'" for k, v in attrs)
 
 
@@ -80,17 +84,23 @@ def parse_address(el: Any) -> Address:
                     f"unknown address type '{atype}'")
     if atype == "pci":
         vals = []
+        attrib = el.attrib
         for name, limit in _PCI_LIMITS:
-            v = uint_attr(el, name, base=0)
-            v = 0 if v is None else v
+            text = attrib.get(name)
+            if text is None:
+                v = 0
+            elif _HEX.match(text):  # the usual 0x.. spelling, fast
+                v = int(text[2:], 16)
+            else:
+                v = uint_attr(el, name, base=0) or 0
             if v > limit:
                 # virPCIDeviceAddressIsValid's wording (VIR_FROM_NONE)
                 raise xml_error(ErrorDomain.NONE, f"Invalid PCI address {name}='0x{v:x}', "
                                 f"must be <= 0x{limit:X}")
             vals.append(v)
-        mf = enum_attr(el, "multifunction", ("on", "off"))
+        mf = enum_attr(el, "multifunction", ("on", "off")) if "multifunction" in attrib else None
         return Address("pci", vals[0], vals[1], vals[2], vals[3], mf,
-                       extra=[raw(c) for c in el if isinstance(c.tag, str)])
+                       extra=[raw(c) for c in el if isinstance(c.tag, str)] if len(el) else [])
     if atype == "drive":
         c = uint_attr(el, "controller")
         b = uint_attr(el, "bus")

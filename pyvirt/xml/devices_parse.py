@@ -9,6 +9,7 @@ are kept verbatim in DevicesDef.other. Errors quote libvirt's messages and origi
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..constants import ErrorDomain, ErrorNumber
@@ -71,7 +72,7 @@ _DISK_CHILDREN_SEEN = frozenset(("driver", "source", "target", "readonly", "shar
 NET_TYPES = frozenset((
     "user", "ethernet", "vhostuser", "server", "client", "mcast", "network", "bridge",
     "internal", "direct", "hostdev", "udp", "vdpa", "null", "vds"))
-_NET_MODEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+_NET_MODEL = re.compile(r"[a-zA-Z0-9_-]*\Z")  # virDomainNetSetModelString's NET_MODEL_CHARS
 _NET_CHILDREN_SEEN = frozenset(("mac", "source", "target", "model", "boot", "alias", "address"))
 
 CHR_TYPES = frozenset((
@@ -113,6 +114,28 @@ def disk_name_index(name: str) -> int:
     return idx
 
 
+_INFO_TAGS = frozenset(("alias", "address", "boot"))
+_TYPE_ATTR = frozenset(("type",))
+_ADDRESS_ATTR = frozenset(("address",))
+_DEV_ATTR = frozenset(("dev",))
+_DISK_ATTRS = frozenset(("type", "device"))
+
+
+def _info_child(dev: DiskDef | InterfaceDef, c: Any) -> None:
+    """One device-info child (<alias>, <address>, <boot>) of a disk or interface."""
+    t = c.tag
+    if t == "alias":
+        if dev.alias is None:
+            dev.alias = c.get("name")
+    elif t == "address":
+        if dev.address is None:
+            dev.address = parse_address(c)
+    elif dev.boot_order is None:
+        if c.get("order") is None:
+            raise xml_error(D, "missing boot order attribute")
+        dev.boot_order = uint_attr(c, "order", nonzero=True)
+
+
 def _info(el: Any) -> tuple[str | None, Address | None, int | None]:
     """alias, address and boot order of a device (virDomainDeviceInfoParseXML)."""
     alias = address = boot = None
@@ -135,12 +158,14 @@ def _disk(el: Any) -> DiskDef:
     d = DiskDef()
     d.type = enum_attr(el, "type", DISK_TYPES) or "file"
     d.device = enum_attr(el, "device", DISK_DEVICES) or "disk"
-    d.attrs = attrs_of(el, frozenset(("type", "device")))
+    d.attrs = attrs_of(el, _DISK_ATTRS) if len(el.attrib) > 2 else ()
     extra: list[RawElement] = []
     target = None
     for c in el:
         t = c.tag
-        if t == "source" and not d.has_source:
+        if t in _INFO_TAGS:
+            _info_child(d, c)
+        elif t == "source" and not d.has_source:
             d.has_source = True
             key = _DISK_SOURCE_ATTR.get(d.type)
             if key is not None:
@@ -172,8 +197,7 @@ def _disk(el: Any) -> DiskDef:
             d.serial = content(c)
         elif t not in _DISK_CHILDREN_SEEN:
             extra.append(raw(c))
-    d.extra = by_rank(extra, DISK_RANK)
-    d.alias, d.address, d.boot_order = _info(el)
+    d.extra = by_rank(extra, DISK_RANK) if extra else extra
     dev = target.get("dev") if target is not None else None
     if not dev:
         msg = "missing target information for device"
@@ -238,12 +262,14 @@ def _interface(el: Any) -> InterfaceDef:
         ntype = "user"  # libvirt's default when type is omitted
     elif ntype not in NET_TYPES:
         enum_attr(el, "type", NET_TYPES)
-    n = InterfaceDef(ntype, attrs=attrs_of(el, frozenset(("type",))))
+    n = InterfaceDef(ntype, attrs=attrs_of(el, _TYPE_ATTR) if len(el.attrib) > 1 else ())
     source = None
     extra: list[RawElement] = []
     for c in el:
         t = c.tag
-        if t == "mac" and n.mac is None and not n.mac_attrs:
+        if t in _INFO_TAGS:
+            _info_child(n, c)
+        elif t == "mac" and n.mac is None and not n.mac_attrs:
             addr = c.get("address")
             if addr is not None:
                 mac = parse_mac(addr)
@@ -252,20 +278,20 @@ def _interface(el: Any) -> InterfaceDef:
                 if is_multicast(mac):
                     raise xml_error(D, f"expected unicast mac address, found multicast '{addr}'")
                 n.mac = mac
-            n.mac_attrs = attrs_of(c, frozenset(("address",)))
+            n.mac_attrs = attrs_of(c, _ADDRESS_ATTR) if len(c.attrib) > 1 else ()
         elif t == "source" and source is None:
             source = c
         elif t == "target" and n.target_dev is None and not n.target_attrs:
             n.target_dev = c.get("dev")
-            n.target_attrs = attrs_of(c, frozenset(("dev",)))
+            n.target_attrs = attrs_of(c, _DEV_ATTR) if len(c.attrib) > 1 else ()
         elif t == "model" and n.model is None:
             m = c.get("type")
-            if m is not None and not all(ch in _NET_MODEL_CHARS for ch in m):
+            if m is not None and not _NET_MODEL.match(m):
                 raise error(ErrorNumber.INVALID_ARG, D, "Model name contains invalid characters")
             n.model = m
         elif t not in _NET_CHILDREN_SEEN:
             extra.append(raw(c))
-    n.extra = by_rank(extra, NET_RANK)
+    n.extra = by_rank(extra, NET_RANK) if extra else extra
     if ntype in ("network", "bridge", "direct"):
         key = {"network": "network", "bridge": "bridge", "direct": "dev"}[ntype]
         if source is None:
@@ -290,7 +316,6 @@ def _interface(el: Any) -> InterfaceDef:
     elif source is not None:
         n.source_attrs = tuple(source.attrib.items())
         n.source_extra = [raw(x) for x in source]
-    n.alias, n.address, n.boot_order = _info(el)
     return n
 
 

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 
 __all__ = [
@@ -29,12 +30,15 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 _SPACE = " \t\n\v\f\r"
 
 
+_UUID36 = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                     r"[0-9a-fA-F]{12}\Z")
+_MAC17 = re.compile(r"[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}\Z")
+
+
 def parse_uuid(s: str) -> str | None:
     """Canonical lowercase dashed form of a UUID string, or None when it is malformed."""
-    if len(s) == 36 and s[8] == "-" and s[13] == "-" and s[18] == "-" and s[23] == "-":
-        flat = s[:8] + s[9:13] + s[14:18] + s[19:23] + s[24:]
-        if all(c in _HEX for c in flat):
-            return _dashed(flat.lower())
+    if _UUID36.match(s):  # the canonical spelling, fast
+        return s.lower()
     t = s.strip(_SPACE)
     digits: list[str] = []
     i, n = 0, len(t)
@@ -72,11 +76,8 @@ def new_uuid(rand: RandomBytes = os.urandom) -> str:
 
 def parse_mac(s: str) -> str | None:
     """Canonical form of a MAC address string, or None when virMacAddrParse would fail."""
-    if len(s) == 17 and s[2] == ":" and s[5] == ":" and s[8] == ":" and s[11] == ":" \
-            and s[14] == ":":
-        flat = s[0:2] + s[3:5] + s[6:8] + s[9:11] + s[12:14] + s[15:17]
-        if all(c in _HEX for c in flat):
-            return s.lower()
+    if _MAC17.match(s):  # the canonical spelling, fast
+        return s.lower()
     parts: list[str] = []
     i, n = 0, len(s)
     for k in range(6):

@@ -85,4 +85,6 @@ def rank_of(tag: str, rank: Rank, default: float = UNKNOWN_CHILD) -> float:
 def by_rank(items: Iterable[RawElement], rank: Rank,
             default: float = UNKNOWN_CHILD) -> list[RawElement]:
     """Verbatim elements in libvirt's order (stable: same-rank ones keep their order)."""
+    if isinstance(items, list) and len(items) < 2:
+        return items
     return sorted(items, key=lambda r: rank.get(r.tag, default))

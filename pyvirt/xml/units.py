@@ -14,6 +14,8 @@ do, and reports the same errors:
 """
 from __future__ import annotations
 
+import re
+
 from ..constants import ErrorDomain, ErrorNumber
 from ..errors import error
 
@@ -84,12 +86,20 @@ def _strtoull(s: str, base: int) -> tuple[int, int, bool] | None:
     return val, i, neg
 
 
+_DEC = re.compile(r"[0-9]+\Z")
+_HEX0 = re.compile(r"0[xX][0-9a-fA-F]+\Z")
+
+
 def parse_ul_base(s: str | None, base: int, limit: int) -> int | None:
     """virStrToLong_*p: the whole string must be a non-negative integer <= limit."""
     if s is None:
         return None
-    if base == 10 and s.isdigit() and s.isascii():  # the common case, fast
+    # fast paths for the common spellings: decimal, and 0x.. hex in base 0
+    if (base == 10 or (base == 0 and (s == "0" or s[:1] != "0"))) and _DEC.match(s):
         v = int(s)
+        return v if v <= limit else None
+    if base == 0 and _HEX0.match(s):
+        v = int(s[2:], 16)
         return v if v <= limit else None
     r = _strtoull(s, base)
     if r is None:
