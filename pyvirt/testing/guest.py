@@ -46,6 +46,7 @@ import lzma
 import os
 import re
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -109,6 +110,10 @@ _TOOLS = {
 
 class GuestBuildError(RuntimeError):
     """The test guest could not be built; the message says what to do about it."""
+
+
+class _DownloadFailed(GuestBuildError):
+    """apt-get download failed: the package lists may be stale (apt-get update helps)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -305,7 +310,7 @@ class _Packages:
 
 def _apt_state_signature() -> str:
     """Cheap fingerprint of what apt-cache would answer (lists + sources + prefs)."""
-    h = hashlib.sha256()
+    h = hashlib.sha256(os.environ.get("APT_CONFIG", "").encode())
     for d in ("/var/lib/apt/lists", "/etc/apt/sources.list.d", "/etc/apt/preferences.d"):
         with contextlib.suppress(OSError):
             for entry in sorted(os.scandir(d), key=lambda e: e.name):
@@ -364,7 +369,7 @@ def _resolve(cache_dir: Path) -> _Packages:
         if data["signature"] == sig:
             return _Packages(data["kernel_package"], data["kernel_version"],
                              data["busybox_version"])
-    _check_tools()
+    _which("apt-cache")
     try:
         pkgs = _resolve_from_apt()
     except LookupError:
@@ -512,10 +517,8 @@ def _download(pkgs: _Packages, dest: Path) -> tuple[Path, Path]:
              f"{BUSYBOX_PACKAGE}:{ARCH}={pkgs.busybox_version}"]
     try:
         _run(argv, cwd=dest, what="apt-get download")
-    except GuestBuildError as first:
-        log.info("apt-get download failed, updating the package lists once: %s", first)
-        _apt_update()
-        _run(argv, cwd=dest, what="apt-get download (after apt-get update)")
+    except GuestBuildError as exc:
+        raise _DownloadFailed(str(exc)) from None
     debs = {p.name.split("_", 1)[0]: p for p in dest.glob("*.deb")}
     try:
         return debs[pkgs.kernel_package], debs[BUSYBOX_PACKAGE]
@@ -703,19 +706,33 @@ def build_guest(cache_dir: Path | None = None, *, force: bool = False) -> GuestI
         if _complete(final) and not force:  # built by someone else while we waited
             return _image(final)
         _check_tools()
-        work = Path(tempfile.mkdtemp(prefix=".build-", dir=cache_dir))
         try:
-            t0 = time.monotonic()
-            _build(pkgs, work, work / "out")
-            if final.exists():
-                old = work / "old"
-                os.rename(final, old)
-            os.rename(work / "out", final)
-            log.info("built the test guest %s in %.1f s", final, time.monotonic() - t0)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+            _build_into(cache_dir, pkgs, final)
+        except _DownloadFailed as exc:
+            # stale lists name versions the mirror no longer has: update once, resolve
+            # again (the versions, hence the key, may change) and retry
+            log.info("apt-get download failed, updating the package lists once: %s", exc)
+            _apt_update()
+            pkgs = _resolve(cache_dir)
+            final = cache_dir / pkgs.key()
+            if force or not _complete(final):
+                _build_into(cache_dir, pkgs, final)
         _prune(cache_dir, keep=final)
     return _image(final)
+
+
+def _build_into(cache_dir: Path, pkgs: _Packages, final: Path) -> None:
+    """Build in a temp dir next to final and rename it into place (under the lock)."""
+    work = Path(tempfile.mkdtemp(prefix=".build-", dir=cache_dir))
+    try:
+        t0 = time.monotonic()
+        _build(pkgs, work, work / "out")
+        if final.exists():  # --force: move the old one out of the way, removed below
+            os.rename(final, work / "old")
+        os.rename(work / "out", final)
+        log.info("built the test guest %s in %.1f s", final, time.monotonic() - t0)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _prune(cache_dir: Path, keep: Path) -> None:
@@ -777,12 +794,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                  "-no-user-config", "-display", "none", "-serial", "mon:stdio",
                  *image.qemu_args(args.append)]
         print("booting; Ctrl-A X quits", file=sys.stderr)
+
+        def _exit_on(signum: int, frame: object) -> None:
+            raise SystemExit(128 + signum)
+
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, _exit_on)  # so that the finally below stops QEMU
         proc = subprocess.Popen(argv2, start_new_session=True)
         try:
             return proc.wait()
         finally:
             if proc.poll() is None:
-                os.kill(proc.pid, 9)
+                os.kill(proc.pid, signal.SIGKILL)
                 proc.wait()
 
     t0 = time.monotonic()

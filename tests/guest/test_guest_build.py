@@ -110,6 +110,30 @@ def test_failed_build_leaves_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     assert [p for p in tmp_path.iterdir() if p.is_dir()] == []
 
 
+def test_download_failure_updates_lists_and_resolves_again(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    old = guest._Packages("linux-image-0-cloud-amd64", "1", "1")
+    new = guest._Packages("linux-image-0-cloud-amd64", "2", "1")
+    resolved = iter([old, new])
+    monkeypatch.setattr(guest, "_resolve", lambda cache_dir: next(resolved))
+    monkeypatch.setattr(guest, "_check_tools", lambda: None)
+    updates: list[int] = []
+    monkeypatch.setattr(guest, "_apt_update", lambda: updates.append(1))
+
+    def build(p: guest._Packages, work: Path, out: Path) -> None:
+        if p == old:
+            raise guest._DownloadFailed("404 Not Found")
+        out.mkdir()
+        for n in ("vmlinux", "initrd.img"):
+            (out / n).write_bytes(b"x")
+        (out / "manifest.json").write_text(json.dumps({"kernel_file": "vmlinux"}))
+
+    monkeypatch.setattr(guest, "_build", build)
+    image = build_guest(tmp_path)
+    assert updates == [1]
+    assert image.key == new.key()
+
+
 # ------------------------------------------------------------------ the real build
 
 @pytest.mark.slow
