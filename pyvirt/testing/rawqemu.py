@@ -48,13 +48,31 @@ class QMPError(RuntimeError):
     pass
 
 
+def _connect_unix(path: Path, proc: subprocess.Popen[bytes], log: Path,
+                  deadline: float) -> socket.socket:
+    """Connect to a QEMU server socket. QEMU binds (the file appears) before it
+    listens, so a refused connection right after start is retried."""
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(str(path))
+            return sock
+        except (FileNotFoundError, ConnectionRefusedError):
+            sock.close()
+        if proc.poll() is not None:
+            out = log.read_text(errors="replace")
+            raise RuntimeError(f"qemu exited with {proc.returncode}: {out}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"qemu did not listen on {path}")
+        time.sleep(0.005)
+
+
 class _QMP:
     """Minimal synchronous QMP client: commands in order, events kept in a list."""
 
-    def __init__(self, path: Path, timeout: float) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    def __init__(self, sock: socket.socket, timeout: float) -> None:
+        self.sock = sock
         self.sock.settimeout(timeout)
-        self.sock.connect(str(path))
         self.buf = b""
         self.events: list[dict[str, Any]] = []
         self.closed = False
@@ -184,18 +202,15 @@ class RawGuest:
             self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=logf,
                                          stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 30
-        while not (serial_path.exists() and qmp_path.exists()):
-            if self.proc.poll() is not None:
-                out = self._log.read_text(errors="replace")
-                raise RuntimeError(f"qemu exited with {self.proc.returncode}: {out}")
-            if time.monotonic() > deadline:
-                raise TimeoutError("qemu did not create its sockets")
-            time.sleep(0.01)
-        self._serial = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._serial.connect(str(serial_path))
+        self._serial = _connect_unix(serial_path, self.proc, self._log, deadline)
         self._reader = threading.Thread(target=self._read_serial, daemon=True)
         self._reader.start()
-        self.qmp = _QMP(qmp_path, timeout=10)
+        qmp_sock = _connect_unix(qmp_path, self.proc, self._log, deadline)
+        try:
+            self.qmp = _QMP(qmp_sock, timeout=10)
+        except BaseException:
+            qmp_sock.close()
+            raise
         if self.restore_from is not None:
             self.qmp.execute("migrate-incoming",
                              {"uri": f"exec:cat {shlex.quote(str(self.restore_from))}"})
