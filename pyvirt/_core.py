@@ -26,7 +26,7 @@ from ._twins import fastxml as _py_fastxml
 from ._twins.abc import (EV_BATCH, EV_HANDLE, EV_MAX_ENTRIES, EV_MAX_FD, EV_TIMER, FX_MAX_ATTRS,
                          FX_MAX_DEPTH, FX_MAX_DOC, FX_MAX_NAME, FX_MAX_NSDECL, READY_STRIDE,
                          DomainSummary, FastParseError, FastXML, FxReason, Poller,
-                         error_from_code)
+                         error_from_code, make_summary)
 from .constants import ErrorDomain, ErrorNumber
 from .errors import error
 
@@ -53,7 +53,7 @@ _FX_RES = struct.Struct("@10I3Q4IQ")
 
 def _load_c() -> tuple[ModuleType | None, str | None]:
     try:
-        from . import _core_c  # type: ignore[attr-defined]
+        from . import _core_c
     except ImportError as e:
         return None, f"pyvirt._core_c is not importable ({e}); build it with " \
                      "`python setup.py build_ext --inplace`"
@@ -113,14 +113,12 @@ class CFastXML:
         if rc < 0:
             raise error_from_code(rc, "fast-parse", parse=(reason, err_off, field))
         raw = self._ffi.unpack(out, rc)
-        return DomainSummary(
-            name=raw[n_off:n_off + n_len].decode(),
-            uuid=raw[u_off:u_off + u_len].decode() if present & 1 else None,
-            type=raw[t_off:t_off + t_len].decode(),
-            memory_kib=mem_kib, memory_value=mem_v,
-            memory_unit=raw[mu_off:mu_off + mu_len].decode() if present & 2 else "KiB",
-            current_memory_kib=cur_kib if present & 4 else None,
-            vcpu=vcpu, os_type=raw[o_off:o_off + o_len].decode())
+        return make_summary(
+            raw[n_off:n_off + n_len].decode(),
+            raw[u_off:u_off + u_len].decode() if present & 1 else None,
+            raw[t_off:t_off + t_len].decode(), mem_kib, mem_v,
+            raw[mu_off:mu_off + mu_len].decode() if present & 2 else "KiB",
+            cur_kib if present & 4 else None, vcpu, raw[o_off:o_off + o_len].decode())
 
 
 # ---- C: event-loop poller ----

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import errno as _errno
 import os
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, fields
+from typing import Callable, Protocol
 
 from ..constants import ErrorDomain, ErrorNumber
 from ..errors import error, libvirtError
 
 __all__ = [
-    "DomainSummary", "FastParseError", "FastXML", "Poller", "error_from_code",
+    "DomainSummary", "make_summary", "FastParseError", "FastXML", "Poller", "error_from_code",
     "FX_MAX_DOC", "FX_MAX_DEPTH", "FX_MAX_NAME", "FX_MAX_ATTRS", "FX_MAX_NSDECL",
     "FxReason", "FxField", "EV_TIMER", "EV_HANDLE", "EV_READABLE", "EV_WRITABLE",
     "EV_ERROR", "EV_HANGUP", "EV_MAX_FD", "EV_MAX_ENTRIES", "EV_BATCH", "READY_STRIDE",
@@ -145,6 +145,28 @@ class DomainSummary:
     current_memory_kib: int | None
     vcpu: int
     os_type: str
+
+
+def _summary_maker() -> Callable[..., DomainSummary]:
+    # A frozen dataclass's __init__ goes through object.__setattr__ per field, which
+    # costs as much as the whole C scan; setting the slots through their descriptors
+    # is the same result (frozen, hashable, equal) at under half the price.
+    new = object.__new__
+    setters = [getattr(DomainSummary, f.name).__set__ for f in fields(DomainSummary)]
+    s0, s1, s2, s3, s4, s5, s6, s7, s8 = setters
+
+    def make(name: str, uuid: str | None, type: str, memory_kib: int, memory_value: int,
+             memory_unit: str, current_memory_kib: int | None, vcpu: int,
+             os_type: str) -> DomainSummary:
+        o = new(DomainSummary)
+        s0(o, name), s1(o, uuid), s2(o, type), s3(o, memory_kib), s4(o, memory_value)
+        s5(o, memory_unit), s6(o, current_memory_kib), s7(o, vcpu), s8(o, os_type)
+        return o
+    return make
+
+
+make_summary = _summary_maker()
+"""DomainSummary(*fields), positionally in field order, built fast (see above)."""
 
 
 class FastXML(Protocol):
