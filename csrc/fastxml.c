@@ -62,19 +62,37 @@ static int trunc_(fx_t *x)
     return fail(x, PV_FX_E_TRUNCATED, x->n);
 }
 
-static int is_ws(uint8_t c)
+/* Character classes, one table lookup per byte (read-only data, not mutable state). */
+enum { C_WS = 1, C_NSTART = 2, C_NAME = 4, C_TEXT_STOP = 8, C_ATTR_STOP = 16 };
+#define R4(v) v, v, v, v
+#define R8(v) R4(v), R4(v)
+#define R16(v) R8(v), R8(v)
+#define NS (C_NSTART | C_NAME)
+static const uint8_t cls[256] = {
+    /* 0x00 */ R8(0), 0, C_WS, C_WS, 0, 0, C_WS, 0, 0, R16(0),
+    /* 0x20 */ C_WS, 0, C_ATTR_STOP, 0, 0, 0, C_TEXT_STOP | C_ATTR_STOP, C_ATTR_STOP,
+    /* 0x28 */ 0, 0, 0, 0, 0, C_NAME, C_NAME, 0,
+    /* 0x30 */ R8(C_NAME), C_NAME, C_NAME, 0, 0, C_TEXT_STOP | C_ATTR_STOP, 0, 0, 0,
+    /* 0x40 */ 0, R8(NS), R4(NS), NS, NS, NS,
+    /* 0x50 */ R8(NS), NS, NS, NS, 0, 0, C_TEXT_STOP, 0, NS,
+    /* 0x60 */ 0, R8(NS), R4(NS), NS, NS, NS,
+    /* 0x70 */ R8(NS), NS, NS, NS, 0, 0, 0, 0, 0,
+    /* 0x80 */ R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0)
+};
+
+static inline int is_ws(uint8_t c)
 {
-    return c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D;
+    return cls[c] & C_WS;
 }
 
-static int is_name_start(uint8_t c)
+static inline int is_name_start(uint8_t c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+    return cls[c] & C_NSTART;
 }
 
-static int is_name_char(uint8_t c)
+static inline int is_name_char(uint8_t c)
 {
-    return is_name_start(c) || (c >= '0' && c <= '9') || c == '-' || c == '.';
+    return cls[c] & C_NAME;
 }
 
 static int is_xml_char(uint32_t cp)
@@ -91,11 +109,9 @@ static size_t skip_ws(fx_t *x)
     return x->p - s;
 }
 
-static int eq_lit(const uint8_t *s, size_t len, const char *lit)
-{
-    size_t l = strlen(lit);
-    return len == l && memcmp(s, lit, l) == 0;
-}
+/* Literal comparisons with compile-time lengths (no strlen per call). */
+#define eq_lit(s, len, lit) \
+    ((len) == sizeof(lit) - 1 && memcmp((s), (lit), sizeof(lit) - 1) == 0)
 
 static int eq_lit_ci(const uint8_t *s, size_t len, const char *lit)
 {
@@ -113,9 +129,10 @@ static int eq_lit_ci(const uint8_t *s, size_t len, const char *lit)
 }
 
 /* Consume `lit`; TRUNCATED if the input ends inside a prefix of it, else `reason`. */
-static int expect(fx_t *x, const char *lit, int reason)
+#define expect(x, lit, reason) expect_n((x), (lit), sizeof(lit) - 1, (reason))
+static int expect_n(fx_t *x, const char *lit, size_t l, int reason)
 {
-    size_t l = strlen(lit), avail = x->n - x->p, k = avail < l ? avail : l;
+    size_t avail = x->n - x->p, k = avail < l ? avail : l;
     if (memcmp(x->d + x->p, lit, k) != 0)
         return fail(x, reason, x->p);
     if (k < l)
@@ -178,11 +195,24 @@ static int check_chars(fx_t *x)
 {
     const uint8_t *d = x->d;
     size_t i = 0, n = x->n;
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     while (i < n) {
-        uint8_t c = d[i];
+        uint8_t c;
         uint32_t cp;
         size_t k, j;
         uint8_t lo = 0x80, hi = 0xBF;
+        /* Eight plain printable ASCII bytes at a time: no byte >= 0x80, none < 0x20
+         * (the "hasless" bit trick); anything else takes the byte path below. */
+        while (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, d + i, 8);
+            if (((w - ones * 0x20) & ~w & highs) | (w & highs))
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
+        c = d[i];
         if (c < 0x80) {
             if (c < 0x20 && c != 0x09 && c != 0x0A && c != 0x0D)
                 return fail(x, PV_FX_E_CHAR, i);
@@ -370,6 +400,9 @@ static int attr_value(fx_t *x, int capture, size_t *voff, size_t *vlen, int *amp
     *amp = 0;
     for (;;) {
         uint8_t c;
+        if (!capture)   /* skip plain bytes fast */
+            while (x->p < x->n && !(cls[x->d[x->p]] & C_ATTR_STOP))
+                x->p++;
         if (x->p >= x->n)
             return trunc_(x);
         c = x->d[x->p];
@@ -756,8 +789,12 @@ static int cdata(fx_t *x)
 static int text_run(fx_t *x)
 {
     size_t s = x->p, i = s;
-    while (i < x->n && x->d[i] != '<' && x->d[i] != '&') {
-        if (x->d[i] == ']' && i + 2 < x->n && x->d[i + 1] == ']' && x->d[i + 2] == '>')
+    for (;;) {
+        while (i < x->n && !(cls[x->d[i]] & C_TEXT_STOP))
+            i++;
+        if (i >= x->n || x->d[i] != ']')
+            break;
+        if (i + 2 < x->n && x->d[i + 1] == ']' && x->d[i + 2] == '>')
             return fail(x, PV_FX_E_SYNTAX, i);
         i++;
     }
@@ -784,8 +821,8 @@ static int decl_eq_quote(fx_t *x, uint8_t *q)
 
 static int expect_byte(fx_t *x, uint8_t c, int reason)
 {
-    char lit[2] = { (char)c, 0 };
-    return expect(x, lit, reason);
+    char lit = (char)c;
+    return expect_n(x, &lit, 1, reason);
 }
 
 /* <?xml version="1.0" (encoding="UTF-8")? (standalone="yes|no")? ?>: UTF-8 only,

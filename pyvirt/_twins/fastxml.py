@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from .abc import (FX_MAX_ATTRS, FX_MAX_DEPTH, FX_MAX_DOC, FX_MAX_NAME, FX_MAX_NSDECL,
-                  DomainSummary, FastParseError, FxField, FxReason)
+                  DomainSummary, FastParseError, FxField, FxReason, make_summary)
 
 __all__ = ["parse_domain_summary", "as_utf8"]
 
@@ -595,11 +595,11 @@ class _Scanner:
         if not self.has(F.OS_TYPE):
             raise _Fail(R.MISSING, root, F.OS_TYPE)
         u = self.unit.get(F.MEMORY)
-        return DomainSummary(
-            name=self.text(F.NAME), uuid=self.text(F.UUID) if self.has(F.UUID) else None,
-            type=self.text(F.TYPE), memory_kib=mem_kib, memory_value=mem_v,
-            memory_unit=self.out[u[0]:u[0] + u[1]].decode() if u and u[1] else "KiB",
-            current_memory_kib=cur, vcpu=vcpu, os_type=self.text(F.OS_TYPE))
+        return make_summary(
+            self.text(F.NAME), self.text(F.UUID) if self.has(F.UUID) else None,
+            self.text(F.TYPE), mem_kib, mem_v,
+            self.out[u[0]:u[0] + u[1]].decode() if u and u[1] else "KiB",
+            cur, vcpu, self.text(F.OS_TYPE))
 
     def text(self, f: int) -> str:
         off, ln = self.val[f]

@@ -16,6 +16,11 @@ from pyvirt._core import DomainSummary
 
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 
+BASE = ("<domain type='kvm'><name>vm1</name><uuid>c7a5fdbd-edaf-9455-926a-d65c16db1809</uuid>"
+        "<memory unit='KiB'>1048576</memory><currentMemory unit='KiB'>524288</currentMemory>"
+        "<vcpu placement='static'>2</vcpu><os><type arch='x86_64' machine='pc'>hvm</type>"
+        "<boot dev='hd'/></os></domain>")
+
 _POWERS = {"k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6}
 UNIT_SCALE = {"b": 1, "byte": 1, "bytes": 1}
 for _p, _n in _POWERS.items():

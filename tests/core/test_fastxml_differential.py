@@ -6,10 +6,9 @@ field).  The twin is a line-by-line port, so any difference is a bug in one of t
 from __future__ import annotations
 
 from coretest import CORE_SETTINGS
-from fastxml_reference import TOKENS, domain_docs, mutated_docs
+from fastxml_reference import BASE, TOKENS, domain_docs, mutated_docs
 from hypothesis import given
 from hypothesis import strategies as st
-from test_fastxml import BASE
 
 from pyvirt._core import DomainSummary, FastParseError, Impl
 

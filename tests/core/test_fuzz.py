@@ -13,7 +13,11 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.fuzz
+pytestmark = [
+    pytest.mark.fuzz,
+    pytest.mark.skipif(os.environ.get("PYVIRT_IMPL", "").strip().lower() == "python",
+                       reason="fuzzes the C core; runs in the PYVIRT_IMPL=c (or unset) pass"),
+]
 
 _SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "csrc" / "fuzz" / "run_fuzz.py"
 
