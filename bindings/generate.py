@@ -13,7 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bindings.gen import capi, constants, drivers, lvapi, pyapi, types  # noqa: E402
-from bindings.gen import wire  # noqa: E402
+from bindings.gen import remote, wire  # noqa: E402
 from bindings.gen.common import ROOT  # noqa: E402
 
 TARGETS = {
@@ -24,6 +24,8 @@ TARGETS = {
     "pyvirt/libvirt.py": lvapi.render,
     "pyvirt/capi.py": capi.render,
     "pyvirt/rpc/procedures.py": wire.render,
+    "pyvirt/daemon/_dispatch_gen.py": remote.render_server,
+    "pyvirt/drivers/remote/_slots_gen.py": remote.render_client,
 }
 
 
