@@ -9,6 +9,7 @@ kept as written.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from ..constants import ErrorDomain, ErrorNumber
@@ -51,7 +52,7 @@ def attrs_of(el: Any, skip: frozenset[str]) -> Attrs:
     return tuple((k, v) for k, v in el.attrib.items() if k not in skip)
 
 
-def order_attrs(attrs: Attrs, order: dict[str, int]) -> Attrs:
+def order_attrs(attrs: Attrs, order: Mapping[str, int]) -> Attrs:
     """Attributes in libvirt's order for the element; unknown ones after, as written."""
     if len(attrs) < 2:
         return attrs
@@ -66,7 +67,7 @@ def format_attrs(attrs: Attrs) -> str:
 
 
 def merge_ranked(parts: list[tuple[float, str]], extra: list[RawElement],
-                 rank: dict[str, float], indent: str) -> str:
+                 rank: Mapping[str, float], indent: str) -> str:
     """Interleave formatted children with verbatim ones at libvirt's position by name."""
     if extra:
         parts = parts + [(rank.get(r.tag, UNKNOWN_CHILD), r.format(indent)) for r in extra]
@@ -90,7 +91,7 @@ def parse_address(el: Any) -> Address:
             if text is None:
                 v = 0
             elif _HEX.match(text):  # the usual 0x.. spelling, fast
-                v = int(text[2:], 16)
+                v = int(text, 16)
             else:
                 v = uint_attr(el, name, base=0) or 0
             if v > limit:

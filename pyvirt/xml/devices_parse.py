@@ -10,6 +10,7 @@ are kept verbatim in DevicesDef.other. Errors quote libvirt's messages and origi
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
 from typing import Any
 
 from ..constants import ErrorDomain, ErrorNumber
@@ -60,12 +61,12 @@ STORAGE_FORMATS = frozenset((
     "none", "raw", "dir", "bochs", "cloop", "dmg", "iso", "vpc", "vdi", "fat", "vhd",
     "ploop", "cow", "qcow", "qcow2", "qed", "vmdk", "luks", "aio",
 ))
-_DISK_SOURCE_ATTR = {"file": "file", "block": "dev", "dir": "dir"}
+_DISK_SOURCE_ATTR = MappingProxyType({"file": "file", "block": "dev", "dir": "dir"})
 # virDomainDiskDefFormatDriver's attribute order
-_DRIVER_ORDER = {k: i for i, k in enumerate((
+_DRIVER_ORDER = MappingProxyType({k: i for i, k in enumerate((
     "name", "type", "cache", "error_policy", "rerror_policy", "io", "ioeventfd", "event_idx",
     "copy_on_read", "discard", "iothread", "detect_zeroes", "discard_no_unref", "queues",
-    "queue_size"))}
+    "queue_size"))})
 _DISK_CHILDREN_SEEN = frozenset(("driver", "source", "target", "readonly", "shareable",
                                  "transient", "serial", "boot", "alias", "address"))
 
@@ -79,8 +80,9 @@ CHR_TYPES = frozenset((
     "null", "vc", "pty", "dev", "file", "pipe", "stdio", "udp", "tcp", "unix", "spicevmc",
     "spiceport", "nmdm", "qemu-vdagent", "dbus"))
 _CHR_PATH_TYPES = frozenset(("dev", "file", "pipe", "unix"))
-_CHR_SOURCE_ORDER = {k: i for i, k in enumerate(("mode", "host", "path", "service", "append",
-                                                 "tls", "master", "slave", "channel"))}
+_CHR_SOURCE_ORDER = MappingProxyType({k: i for i, k in enumerate((
+    "mode", "host", "path", "service", "append",
+                                                 "tls", "master", "slave", "channel"))})
 CONTROLLER_TYPES = frozenset(("ide", "fdc", "scsi", "sata", "virtio-serial", "ccid", "usb",
                               "pci", "xenbus", "isa"))
 INPUT_TYPES = frozenset(("mouse", "tablet", "keyboard", "passthrough", "evdev"))
@@ -198,6 +200,8 @@ def _disk(el: Any) -> DiskDef:
         elif t not in _DISK_CHILDREN_SEEN:
             extra.append(raw(c))
     d.extra = by_rank(extra, DISK_RANK) if extra else extra
+    if d.device == "cdrom":
+        d.readonly = True  # virDomainDiskDefParseXML: a CD-ROM is always read-only
     dev = target.get("dev") if target is not None else None
     if not dev:
         msg = "missing target information for device"
@@ -397,7 +401,9 @@ def _graphics(el: Any) -> GraphicsDef | RawElement:
             g.port, g.autoport = p, False
     autoport = el.get("autoport")
     if autoport == "yes":
-        g.port, g.autoport = 0, True
+        # a live domain's XML says which port was picked; a define forgets it
+        # (domain_normalize), as libvirt's inactive parse does
+        g.autoport = True
     elif autoport == "no":
         g.autoport = False
     ws = el.get("websocket")

@@ -8,6 +8,8 @@ not yet normalised definition still gives well-formed, parseable XML.
 """
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from .common import format_address, format_attrs, merge_ranked, order_attrs
 from .domain_model import (
     Address,
@@ -45,8 +47,9 @@ from .text import RawElement, escape
 
 __all__ = ["format_domain"]
 
-_LOADER_ORDER = {n: i for i, n in enumerate(("readonly", "secure", "type", "stateless",
-                                             "format"))}
+_LOADER_ORDER = MappingProxyType({n: i for i, n in enumerate((
+    "readonly", "secure", "type", "stateless",
+                                             "format"))})
 _GENERATED_IFNAMES = ("vnet", "macvtap", "macvlan")
 I1, I2, I3, I4 = "  ", "    ", "      ", "        "
 
@@ -87,7 +90,7 @@ def format_domain(d: DomainDef, *, inactive: bool = False, secure: bool = False,
     head = "".join(out)  # everything up to <vcpu>, in libvirt's order
     out.clear()
     bootloader = any(r.tag == "bootloader" for r in d.extra) if d.extra else False
-    _os(d.os, out, bootloader)
+    _os(d.os, out, bootloader, d.type)
     if d.features:
         a("  <features>\n")
         for f in d.features:
@@ -138,11 +141,13 @@ def _with_extra(head: str, mid: str, devices: str, extra: list[RawElement]) -> s
     return "".join(t[2] for t in pieces)
 
 
-def _os(os: OSDef, out: list[str], bootloader: bool) -> None:
+def _os(os: OSDef, out: list[str], bootloader: bool, vtype: str) -> None:
     fw = f" firmware='{escape(os.firmware)}'" if os.firmware else ""
     arch = f" arch='{os.arch}'" if os.arch else ""
     machine = f" machine='{escape(os.machine)}'" if os.machine else ""
-    parts: list[tuple[float, str]] = [(0, f"{I2}<type{arch}{machine}>{os.type}</type>\n")]
+    # virDomainDefFormatInternal: "For historical reasons, PV guests are called 'linux'"
+    ostype = "linux" if vtype == "xen" and os.type == "xen" else os.type
+    parts: list[tuple[float, str]] = [(0, f"{I2}<type{arch}{machine}>{ostype}</type>\n")]
     p = parts.append
     if os.init:
         p((2, f"{I2}<init>{escape(os.init)}</init>\n"))
@@ -376,7 +381,7 @@ def _chardev(ch: CharDevDef, inactive: bool, as_console: CharDevDef | None = Non
 def _input(i: InputDef, inactive: bool) -> str:
     parts: list[tuple[float, str]] = []
     _info(i.alias, i.address, None, inactive, parts)
-    bus = f" bus='{i.bus}'" if i.bus else ""
+    bus = f" bus='{i.bus}'" if i.bus and i.bus != "none" else ""
     return _element(f" type='{i.type}'{bus}{format_attrs(i.attrs)}", "input",
                     merge_ranked(parts, i.extra, DEVICE_INFO_RANK, I3))
 

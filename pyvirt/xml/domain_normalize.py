@@ -122,6 +122,7 @@ def _normalize(d: DomainDef, df: DomainDefaults, rand: RandomBytes) -> None:
         os_.machine = df.machine
     if d.devices.emulator is None and df.emulator:
         d.devices.emulator = df.emulator
+    _os_fields(d)
     _memory(d)
     if d.vcpu is None:
         d.vcpu = 1
@@ -175,6 +176,22 @@ def _canonical_order(d: DomainDef) -> None:
         dv.memballoon.extra = by_rank(dv.memballoon.extra, BALLOON_RANK)
 
 
+def _os_fields(d: DomainDef) -> None:
+    """What the parser keeps per OS type (domain_parse._os), for definitions built in code."""
+    os_ = d.os
+    if os_.type == "linux" and d.type == "xen":
+        os_.type = "xen"
+    if os_.type not in ("xen", "xenpvh", "hvm", "uml"):
+        os_.kernel = os_.initrd = os_.cmdline = os_.dtb = os_.root = None
+        os_.loader = None
+    if os_.type != "hvm":
+        os_.boot = []
+        os_.bootmenu = os_.bootmenu_timeout = None
+    if os_.type != "exe":
+        os_.init = None
+    del os_.boot[4:]
+
+
 def _memory(d: DomainDef) -> None:
     if not d.memory:
         raise xml_error(D, "Memory size must be specified via <memory> or in the <numa> "
@@ -212,6 +229,8 @@ def _boot(d: DomainDef) -> None:
 def _disks(d: DomainDef) -> None:
     seen: dict[str, str | None] = {}
     for dk in d.devices.disks:
+        if dk.device == "cdrom":
+            dk.readonly = True
         if dk.target_bus is None:
             dev = dk.target_dev
             if dk.device == "floppy":
@@ -322,6 +341,10 @@ def _interfaces(d: DomainDef, df: DomainDefaults, rand: RandomBytes) -> None:
 
 def _chardevs(d: DomainDef) -> None:
     dv = d.devices
+    for ch in dv.serials + dv.parallels + dv.consoles + dv.channels:
+        if ch.type == "pty":
+            # a pty's path is runtime state: a define (an inactive parse) drops it
+            ch.sources, ch.tty = [], None
     for kind_list in (dv.serials, dv.parallels, dv.consoles):
         for ch in kind_list:
             if ch.kind == "console" and ch.target_type is None:
@@ -356,24 +379,40 @@ def _console_alias(serial: CharDevDef) -> CharDevDef:
 
 
 def _inputs(d: DomainDef) -> None:
+    """Input buses: libvirt's defaults, then its checks (virDomainInputDefParseXML)."""
     arch = d.os.arch
     x86 = arch is None or arch in ("i686", "x86_64")
+    ostype = d.os.type
     for i in d.devices.inputs:
-        if i.bus is not None:
-            continue
-        if d.os.type == "hvm":
-            if i.type in ("mouse", "keyboard") and x86:
-                i.bus = "ps2"
-            elif (arch or "").startswith("s390") or i.type == "passthrough":
-                i.bus = "virtio"
-            elif i.type == "evdev":
-                i.bus = None
-            else:
-                i.bus = "usb"
-        elif d.os.type in ("xen", "xenpvh"):
-            i.bus = "xen"
-        elif d.type in ("vz", "parallels"):
-            i.bus = "parallels"
+        if i.bus is None:
+            if ostype == "hvm":
+                if i.type in ("mouse", "keyboard") and x86:
+                    i.bus = "ps2"
+                elif (arch or "").startswith("s390") or i.type == "passthrough":
+                    i.bus = "virtio"
+                elif i.type == "evdev":
+                    i.bus = "none"
+                else:
+                    i.bus = "usb"
+            elif ostype in ("xen", "xenpvh"):
+                i.bus = "xen"
+            elif d.type in ("vz", "parallels"):
+                i.bus = "parallels"
+        if ostype == "hvm":
+            if i.bus == "xen":
+                raise error(ErrorNumber.INTERNAL_ERROR, D, "unsupported input bus xen")
+            if i.bus == "ps2" and i.type not in ("mouse", "keyboard"):
+                raise error(ErrorNumber.INTERNAL_ERROR, D,
+                            f"ps2 bus does not support {i.type} input device")
+        elif ostype in ("xen", "xenpvh"):
+            if i.bus != "xen":
+                raise error(ErrorNumber.INTERNAL_ERROR, D, f"unsupported input bus {i.bus}")
+            if i.type not in ("mouse", "keyboard"):
+                raise error(ErrorNumber.INTERNAL_ERROR, D,
+                            f"xen bus does not support {i.type} input device")
+        elif d.type not in ("vz", "parallels"):
+            raise error(ErrorNumber.INTERNAL_ERROR, D,
+                        "Input devices are not supported by this virtualization driver.")
 
 
 def _video_ram(d: DomainDef, vtype: str) -> int:
@@ -386,6 +425,8 @@ def _video_ram(d: DomainDef, vtype: str) -> int:
 def _graphics_and_video(d: DomainDef, df: DomainDefaults) -> None:
     dv = d.devices
     for g in dv.graphics:
+        if g.autoport:
+            g.port = 0
         if not g.listens:
             g.listens.append(GraphicsListen("address"))
     has_graphics = bool(dv.graphics) or any(r.tag == "graphics" for r in dv.other)

@@ -8,6 +8,8 @@ the first error reported for a document with several problems is libvirt's first
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from lxml import etree  # type: ignore[import-untyped]
@@ -68,11 +70,11 @@ ARCHES = frozenset((
     "ppcemb", "riscv32", "riscv64", "s390", "s390x", "sh4", "sh4eb", "sparc", "sparc64",
     "unicore32", "x86_64", "xtensa", "xtensaeb"))
 # virDomainFeature names in libvirt's order, which is also the order they are written in
-FEATURES: dict[str, int] = {n: i for i, n in enumerate((
+FEATURES: Mapping[str, int] = MappingProxyType({n: i for i, n in enumerate((
     "acpi", "apic", "pae", "hap", "viridian", "privnet", "hyperv", "kvm", "pvspinlock",
     "capabilities", "pmu", "vmport", "gic", "smm", "ioapic", "hpt", "vmcoreinfo", "htm",
     "nested-hv", "msrs", "ccf-assist", "xen", "cfpc", "sbbc", "ibs", "tcg",
-    "async-teardown"))}
+    "async-teardown"))})
 # Features whose bare form means state='on' and which are written with their state
 TRISTATE_FEATURES = frozenset(("hap", "pmu", "pvspinlock", "vmport", "smm", "vmcoreinfo",
                                "htm", "nested-hv", "ccf-assist"))
@@ -132,7 +134,7 @@ def domain_from_element(root: Any) -> DomainDef:
                 raise error(ErrorNumber.INTERNAL_ERROR, D, "malformed uuid element")
             d.uuid = u
 
-    d.os = _os(first.get("os"))
+    d.os = _os(first.get("os"), vtype)
 
     el = first.get("title")
     if el is not None:
@@ -222,7 +224,16 @@ def _vcpu(d: DomainDef, el: Any | None) -> None:
         d.vcpu_current = None  # all vCPUs online: libvirt does not write current=
 
 
-def _os(el: Any | None) -> OSDef:
+# Which <os> children libvirt reads for which OS types (virDomainDefParseBootOptions):
+# the rest are ignored, as libvirt ignores them.
+_KERNEL_OS = frozenset(("xen", "xenpvh", "hvm", "uml"))
+_KERNEL_TAGS = frozenset(("kernel", "initrd", "cmdline", "dtb", "root"))
+_INIT_TAGS = frozenset(("init", "initarg", "initenv", "initdir", "inituser", "initgroup"))
+_HVM_TAGS = frozenset(("boot", "bootmenu", "bios", "smbios", "acpi"))
+_LOADER_TAGS = frozenset(("loader", "nvram"))
+
+
+def _os(el: Any | None, vtype: str) -> OSDef:
     typ = None
     children: list[Any] = []
     if el is not None:
@@ -237,15 +248,21 @@ def _os(el: Any | None) -> OSDef:
     if ostype not in OS_TYPES:
         raise error(ErrorNumber.CONFIG_UNSUPPORTED, D, f"unknown OS type '{ostype}'")
     assert el is not None and typ is not None
+    if ostype == "linux" and vtype == "xen":
+        ostype = "xen"  # libvirt's back-compat: Xen PV guests were once called "linux"
     arch = typ.get("arch")
     if arch is not None and arch not in ARCHES:
         raise error(ErrorNumber.CONFIG_UNSUPPORTED, D, f"Unknown architecture {arch}")
     os = OSDef(ostype, arch, typ.get("machine"), el.get("firmware"))
+    kernel_ok = ostype in _KERNEL_OS
     seen: set[str] = set()
     extra: list[RawElement] = []
     for c in children:
         t = c.tag
         if t == "type":
+            continue
+        if t in _HVM_TAGS and ostype != "hvm" or t in _INIT_TAGS and ostype != "exe" \
+                or (t in _KERNEL_TAGS or t in _LOADER_TAGS) and not kernel_ok:
             continue
         if t == "boot":
             dev = c.get("dev")
@@ -256,7 +273,7 @@ def _os(el: Any | None) -> OSDef:
                 os.boot.append(dev)
         elif t in seen:
             continue
-        elif t in ("kernel", "initrd", "cmdline", "dtb", "root", "init"):
+        elif t in _KERNEL_TAGS or t == "init":
             seen.add(t)
             setattr(os, t, content(c) or None)
         elif t == "loader":

@@ -7,7 +7,8 @@ by them when parsing, so that a parsed definition equals the parse of its output
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 
 from .text import RawElement
 
@@ -31,18 +32,21 @@ __all__ = [
     "rank_of",
 ]
 
-Rank = dict[str, float]
+Rank = Mapping[str, float]
 UNKNOWN_CHILD = 89.0   # unknown children of a device: after its own, before device info
 UNKNOWN_TOP = 99.0     # unknown elements at the top level or among devices: last
 
 
-def _seq(*names: str) -> Rank:
-    return {n: float(i) for i, n in enumerate(names)}
+def _seq(*names: str, then: Rank | None = None) -> Rank:
+    """A read-only rank table: names in order, then `then`'s entries."""
+    table = {n: float(i) for i, n in enumerate(names)}
+    table.update(then or {})
+    return MappingProxyType(table)
 
 
 # virDomainDeviceInfoFormat: what every device may carry after its own children
-DEVICE_INFO_RANK: Rank = {"boot": 90, "alias": 91, "master": 92, "rom": 93, "acpi": 94,
-                          "address": 95}
+DEVICE_INFO_RANK: Rank = MappingProxyType({"boot": 90.0, "alias": 91.0, "master": 92.0,
+                                           "rom": 93.0, "acpi": 94.0, "address": 95.0})
 TOP_RANK = _seq(
     "name", "uuid", "genid", "title", "description", "metadata", "maxMemory", "memory",
     "currentMemory", "blkiotune", "memtune", "memoryBacking", "vcpu", "vcpus", "iothreads",
@@ -62,17 +66,17 @@ OS_RANK = _seq(
 DISK_RANK = _seq(
     "driver", "auth", "source", "backingStore", "backenddomain", "geometry", "blockio",
     "mirror", "target", "iotune", "throttlefilters", "readonly", "shareable", "transient",
-    "serial", "wwn", "vendor", "product", "encryption") | DEVICE_INFO_RANK
+    "serial", "wwn", "vendor", "product", "encryption", then=DEVICE_INFO_RANK)
 NET_RANK = _seq(
     "mac", "source", "virtualport", "ip", "route", "script", "downscript", "backenddomain",
     "target", "guest", "model", "driver", "backend", "filterref", "tune", "teaming", "link",
-    "mtu", "coalesce", "port", "bandwidth", "vlan") | DEVICE_INFO_RANK
-CHR_RANK = _seq("source", "protocol", "log", "target") | DEVICE_INFO_RANK
+    "mtu", "coalesce", "port", "bandwidth", "vlan", then=DEVICE_INFO_RANK)
+CHR_RANK = _seq("source", "protocol", "log", "target", then=DEVICE_INFO_RANK)
 CPU_RANK = _seq("model", "vendor", "topology", "cache", "maxphysaddr", "feature", "numa")
-CTRL_RANK = _seq("model", "driver", "target") | DEVICE_INFO_RANK
-VIDEO_RANK = _seq("driver", "model") | DEVICE_INFO_RANK
-RNG_RANK = _seq("rate", "backend") | DEVICE_INFO_RANK
-BALLOON_RANK = _seq("stats") | DEVICE_INFO_RANK
+CTRL_RANK = _seq("model", "driver", "target", then=DEVICE_INFO_RANK)
+VIDEO_RANK = _seq("driver", "model", then=DEVICE_INFO_RANK)
+RNG_RANK = _seq("rate", "backend", then=DEVICE_INFO_RANK)
+BALLOON_RANK = _seq("stats", then=DEVICE_INFO_RANK)
 NETWORK_RANK = _seq(
     "name", "uuid", "metadata", "forward", "bridge", "mtu", "mac", "domain", "dns", "vlan",
     "bandwidth", "port", "ip", "route", "virtualport", "portgroup")

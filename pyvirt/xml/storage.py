@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import os
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from ..constants import ErrorDomain, ErrorNumber
@@ -56,9 +57,9 @@ VOLUME_TYPES = frozenset(("file", "block", "dir", "network", "netdir", "ploop"))
 VOLUME_FORMATS = frozenset((
     "none", "raw", "dir", "bochs", "cloop", "dmg", "iso", "vpc", "vdi", "fat", "vhd",
     "ploop", "cow", "qcow", "qcow2", "qed", "vmdk", "luks"))
-_SOURCE_RANK = {n: i for i, n in enumerate((
+_SOURCE_RANK = MappingProxyType({n: i for i, n in enumerate((
     "host", "device", "dir", "adapter", "name", "initiator", "auth", "vendor", "product",
-    "format", "protocol"))}
+    "format", "protocol"))})
 TEST_POOL_CAPACITY = 100 * 1024 ** 3   # testStoragePoolObjSetDefaults: 100 GiB
 
 

@@ -15,6 +15,8 @@ do, and reports the same errors:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from ..constants import ErrorDomain, ErrorNumber
 from ..errors import error
@@ -99,7 +101,7 @@ def parse_ul_base(s: str | None, base: int, limit: int) -> int | None:
         v = int(s)
         return v if v <= limit else None
     if base == 0 and _HEX0.match(s):
-        v = int(s[2:], 16)
+        v = int(s, 16)
         return v if v <= limit else None
     r = _strtoull(s, base)
     if r is None:
@@ -165,11 +167,11 @@ def _suffix_scale(suffix: str) -> int | None:
 
 
 # Scale of each unit name libvirt documents, for callers that format or validate units.
-UNIT_SCALE: dict[str, int] = {
+UNIT_SCALE: Mapping[str, int] = MappingProxyType({
     u: s for u in ("b", "bytes", "k", "KiB", "KB", "M", "MiB", "MB", "G", "GiB", "GB",
                    "T", "TiB", "TB", "P", "PiB", "PB", "E", "EiB", "EB")
     if (s := _suffix_scale(u)) is not None
-}
+})
 
 
 def scale_integer(value: int, suffix: str | None, scale: int, limit: int) -> int:

@@ -139,3 +139,34 @@ def test_model_is_plain_data() -> None:
     assert disk.type == "file" and disk.device == "disk" and disk.extra == []
     with pytest.raises(AttributeError):
         disk.bogus = 1  # type: ignore[attr-defined]   # slots
+
+
+LIVE = ("<domain type='test'><name>live</name><memory>1024</memory><os><type>hvm</type></os>"
+        "<devices><graphics type='vnc' port='5907' autoport='yes' passwd='secret'/>"
+        "<serial type='pty' tty='/dev/pts/4'><source path='/dev/pts/4'/><alias name='serial0'/>"
+        "</serial><interface type='ethernet'><mac address='52:54:00:00:00:01'/>"
+        "<target dev='vnet2'/><alias name='ua-nic'/></interface></devices></domain>")
+
+
+def test_format_flags_live_state() -> None:
+    """Live XML (as a running domain's status would be parsed) versus the flags."""
+    d = parse_domain(LIVE)   # parsed, not defined: keeps the runtime values
+    live = format_domain(d, live_id=3)
+    assert live.startswith("<domain type='test' id='3'>")
+    assert "<graphics type='vnc' port='5907' autoport='yes'" in live
+    assert "passwd" not in live
+    assert "<serial type='pty' tty='/dev/pts/4'>" in live and "<source path='/dev/pts/4'/>" in live
+    assert "<alias name='serial0'/>" in live and "<target dev='vnet2'/>" in live
+    inactive = format_domain(d, inactive=True, live_id=3)
+    assert inactive.startswith("<domain type='test'>")
+    assert "port='-1' autoport='yes'" in inactive          # an autoport is chosen at start
+    assert "/dev/pts/4" not in inactive                      # runtime pty
+    assert "serial0" not in inactive and "ua-nic" in inactive  # only user aliases persist
+    assert "vnet2" not in inactive                           # generated tap name
+    assert "passwd='secret'" in format_domain(d, secure=True)
+
+
+def test_define_drops_runtime_state() -> None:
+    d = load_domain(LIVE)
+    assert d.devices.serials[0].sources == [] and d.devices.serials[0].tty is None
+    assert d.devices.interfaces[0].target_dev == "testnet0"

@@ -165,9 +165,10 @@ def devices(draw: st.DrawFn) -> DevicesDef:
         RawElement("sound", "<sound model='ich6'/>"),
         RawElement("watchdog", "<watchdog model='i6300esb' action='reset'/>"),
         RawElement("panic", "<panic model='isa'/>"),
-        RawElement("hostdev", "<hostdev mode='subsystem' type='usb'>\n  <source>\n"
-                              "    <vendor id='0x1234'/>\n  </source>\n</hostdev>"),
-    ]), max_size=2))
+        RawElement("hostdev", "<hostdev mode='subsystem' type='usb' managed='no'>\n  <source>\n"
+                              "    <vendor id='0x1234'/>\n    <product id='0xbeef'/>\n"
+                              "  </source>\n</hostdev>"),
+    ]), max_size=2, unique=True))
     return dv
 
 

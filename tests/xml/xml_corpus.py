@@ -420,3 +420,28 @@ VOLUME_CASES: dict[str, str] = {
     "compat-features": vol("<capacity>10</capacity><target><format type='qcow2'/><compat>1.1</compat><features><lazy_refcounts/></features></target>"),
     "raw-format": vol("<capacity>10</capacity><target><format type='raw'/></target>"),
 }
+
+# Found by differential fuzzing against libvirt (see test_xml_interop.py).
+CASES.update({
+    "os-linux-kernel-dropped": dom(os="<os><type>linux</type><kernel>/k</kernel><cmdline>c</cmdline><boot dev='cdrom'/></os>"),
+    "os-xen-is-linux": dom(typ="xen", os="<os><type>xen</type><kernel>/k</kernel><initrd>/i</initrd><boot dev='cdrom'/></os>"),
+    "os-xen-linux-alias": dom(typ="xen", os="<os><type>linux</type><kernel>/k</kernel></os>"),
+    "os-exe-no-kernel": dom(os="<os><type>exe</type><init>/i</init><kernel>/k</kernel><boot dev='cdrom'/></os>"),
+    "os-boot-dup-five": dom(os="<os><type>hvm</type><boot dev='cdrom'/><boot dev='cdrom'/><boot dev='hd'/><boot dev='fd'/><boot dev='network'/></os>"),
+    "disk-cdrom-readonly": devs("<disk type='file' device='cdrom'><source file='/x.iso'/><target dev='hdc'/></disk>"),
+    "input-tablet-ps2": devs("<input type='tablet' bus='ps2'/>"),
+    "input-tablet-xen-on-hvm": devs("<input type='tablet' bus='xen'/>"),
+    "input-passthrough-ps2": devs("<input type='passthrough' bus='ps2'><source evdev='/dev/input/event1'/></input>"),
+    "input-ps2-aarch64": devs("<input type='mouse' bus='ps2'/><input type='mouse'/>", os="<os><type arch='aarch64'>hvm</type></os>"),
+    "input-xen-usb": devs("<input type='mouse' bus='usb'/>", os="<os><type>xen</type></os>"),
+    "input-xen-keyboard": devs("<input type='keyboard'/>", os="<os><type>xen</type></os>"),
+    "input-xen-tablet": devs("<input type='tablet' bus='xen'/>", os="<os><type>xen</type></os>"),
+    "input-linux": devs("<input type='mouse'/>", os="<os><type>linux</type></os>"),
+    "input-exe-vz": devs("<input type='mouse'/>", typ="vz", os="<os><type>exe</type><init>/x</init></os>"),
+    "input-bus-none": devs("<input type='tablet' bus='none'/>"),
+    "input-s390x": devs("<input type='keyboard'/>", os="<os><type arch='s390x'>hvm</type></os>"),
+})
+CASES.update({
+    "vnc-all-attributes": devs("<graphics type='vnc' port='5901' autoport='no' passwd='secret' passwdValidTo='2030-01-01T00:00:00' keymap='en-us' sharePolicy='ignore' websocket='5700'/>"),
+    "serial-pty-path-dropped": devs("<serial type='pty' tty='/dev/pts/9'><source path='/dev/pts/9'/></serial>"),
+})
