@@ -8,7 +8,8 @@ Three namings of one API:
 from __future__ import annotations
 
 from .libvirt import *  # noqa: F401,F403  (libvirt-python's names, VIR_* constants)
-from .libvirt import libvirtError, virConnect, virDomain, virNetwork, virStoragePool, virStorageVol  # noqa: F401
+from .errors import libvirtError  # noqa: F401
+from .libvirt import virConnect, virDomain, virNetwork, virStoragePool, virStorageVol  # noqa: F401
 from ._api import Connection, Domain, Network, StoragePool, StorageVol  # noqa: F401
 from .connection import connect  # noqa: F401
 from . import types  # noqa: F401

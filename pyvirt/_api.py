@@ -306,8 +306,8 @@ class Connection(ConnectionBase):
         drv = self._hv
         if drv is None:
             raise self._invalid('virDomainLookupByUUIDString')
-        uuid = _uuid_bytes(uuid, 'virDomainLookupByUUIDString', _FROM_DOMAIN)
-        r = drv.domain_lookup_by_uuid(uuid)
+        uuid_raw = _uuid_bytes(uuid, 'virDomainLookupByUUIDString', _FROM_DOMAIN)
+        r = drv.domain_lookup_by_uuid(uuid_raw)
         return Domain(self, *r)
 
     def define_domain(self, xml: str, flags: int = 0) -> Domain:
@@ -449,8 +449,8 @@ class Connection(ConnectionBase):
         drv = self._net
         if drv is None:
             raise self._invalid('virNetworkLookupByUUIDString')
-        uuid = _uuid_bytes(uuid, 'virNetworkLookupByUUIDString', _FROM_NETWORK)
-        r = drv.network_lookup_by_uuid(uuid)
+        uuid_raw = _uuid_bytes(uuid, 'virNetworkLookupByUUIDString', _FROM_NETWORK)
+        r = drv.network_lookup_by_uuid(uuid_raw)
         return Network(self, *r)
 
     def define_network(self, xml: str, flags: int = 0) -> Network:
@@ -574,8 +574,8 @@ class Connection(ConnectionBase):
         drv = self._stor
         if drv is None:
             raise self._invalid('virStoragePoolLookupByUUIDString')
-        uuid = _uuid_bytes(uuid, 'virStoragePoolLookupByUUIDString', _FROM_STORAGE)
-        r = drv.storage_pool_lookup_by_uuid(uuid)
+        uuid_raw = _uuid_bytes(uuid, 'virStoragePoolLookupByUUIDString', _FROM_STORAGE)
+        r = drv.storage_pool_lookup_by_uuid(uuid_raw)
         return StoragePool(self, *r)
 
     def define_storage_pool(self, xml: str, flags: int = 0) -> StoragePool:

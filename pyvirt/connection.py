@@ -118,9 +118,10 @@ class ConnectionBase:
         if not callable(callback):
             raise arg_error("cb", func, "callable", callback)
         make = self._Domain
+        conn: Connection = self  # type: ignore[assignment]  # always the generated subclass
 
         def relay(ref: tuple[str, bytes, int], *fields: Any) -> None:
-            callback(self, make(self, *ref), *fields, opaque)
+            callback(conn, make(conn, *ref), *fields, opaque)
 
         return drv.connect_domain_event_register_any(dom, DomainEventID(event_id), relay, None)
 

@@ -418,7 +418,7 @@ class virDomain(virDomainBase):
 
     def setAutostart(self, autostart: int) -> int:
         """Choose whether the domain starts when the host (or daemon) starts. (virDomainSetAutostart)"""
-        self._o.set_autostart(autostart)
+        self._o.set_autostart(bool(autostart))
         return 0
 
 
@@ -462,7 +462,7 @@ class virNetwork(virNetworkBase):
 
     def setAutostart(self, autostart: int) -> int:
         """Choose whether the network starts when the host (or daemon) starts. (virNetworkSetAutostart)"""
-        self._o.set_autostart(autostart)
+        self._o.set_autostart(bool(autostart))
         return 0
 
 
@@ -522,7 +522,7 @@ class virStoragePool(virStoragePoolBase):
 
     def setAutostart(self, autostart: int) -> int:
         """Choose whether the pool starts when the host (or daemon) starts. (virStoragePoolSetAutostart)"""
-        self._o.set_autostart(autostart)
+        self._o.set_autostart(bool(autostart))
         return 0
 
     def numOfVolumes(self) -> int:

@@ -62,7 +62,7 @@ def check_lines(a: Arg, cname: str, indent: str, origin: str) -> list[str]:
     elif t.kind == "callable":
         cond, want = f"not callable({n})", "callable"
     elif t.kind == "uuidstr":
-        return [f"{indent}{n} = _uuid_bytes({n}, {cname!r}, {origin})"]
+        return [f"{indent}{n}_raw = _uuid_bytes({n}, {cname!r}, {origin})"]
     else:
         return []
     test = f"{n} is not None and ({cond})" if t.optional else cond

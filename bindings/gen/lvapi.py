@@ -34,6 +34,8 @@ def _lv_method(api: API, m: Method, c: CName) -> list[str]:
     for a in m.args:
         if a.name in c.bind:
             call_args.append(c.bind[a.name])
+        elif a.type.kind == "bool":
+            call_args.append(f"bool({a.name})")
         elif a.type.kind == "object":
             call_args.append(f"{a.name}._o" if not a.type.optional
                              else f"None if {a.name} is None else {a.name}._o")

@@ -73,7 +73,8 @@ def _entry(m: Method) -> list[str]:
         out.append(f"{ind}if {conn}._ro and flags & {bits}:")
         out.append(f"{ind}    raise _denied_flags({cname!r}, {what!r}, {origin})")
     call_args = ([] if m.cls == "Connection" else ["self"]) + [
-        f"bool({a.name})" if a.type.kind == "bool" else a.name for a in m.args]
+        f"bool({a.name})" if a.type.kind == "bool" else
+        f"{a.name}_raw" if a.type.kind == "uuidstr" else a.name for a in m.args]
     call = f"drv.{m.slot}({', '.join(call_args)})"
     if m.ret.kind == "void":
         out.append(f"{ind}{call}")
