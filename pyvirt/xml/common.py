@@ -41,10 +41,11 @@ _HEX = re.compile(r"0[xX][0-9a-fA-F]{1,8}\Z")
 _PCI_LIMITS = (("domain", 0xFFFF), ("bus", 0xFF), ("slot", 0x1F), ("function", 7))
 
 
-def fail(code: int, origin: int, message: str, str1: str | None = None) -> libvirtError:
-    """An error whose message libvirt builds without one of errors.py's templates."""
-    return lookup(code)(message, code=code, domain=origin, str1=str1 or message,
-                        str2=message if str1 else None)
+def fail(code: int, origin: int, message: str, str1: str | None = None,
+         str2: str | None = None) -> libvirtError:
+    """An error whose message libvirt builds without one of errors.py's templates
+    (str1 is the template, str2 the detail, as virRaiseErrorFull stores them)."""
+    return lookup(code)(message, code=code, domain=origin, str1=str1 or message, str2=str2)
 
 
 def attrs_of(el: Any, skip: frozenset[str]) -> Attrs:

@@ -207,7 +207,8 @@ def _disk(el: Any) -> DiskDef:
         msg = "missing target information for device"
         if d.source:
             msg += f" {d.source}"
-        raise fail(ErrorNumber.NO_TARGET, D, msg, "missing target information for device %s")
+        raise fail(ErrorNumber.NO_TARGET, D, msg, "missing target information for device %s",
+                   d.source)
     d.target_dev = dev
     d.target_bus = enum_attr(target, "bus", DISK_BUSES)
     d.target_attrs = attrs_of(target, frozenset(("dev", "bus")))

@@ -4,8 +4,8 @@
 
 Domains, networks and pools are defined on test:///default (defineXML,
 networkDefineXML, storagePoolDefineXML) and undefined again; volumes are created in
-'default-pool' and deleted. The stored result is XMLDesc(0) or the error's (code,
-domain, message). Random parts (a UUID or MAC the input did not give) are masked by
+'default-pool' and deleted. The stored result is XMLDesc(0) or all the error's
+fields (code, domain, message, level, str1-3, int1-2). Random parts (a UUID or MAC the input did not give) are masked by
 `mask`, which the tests apply to pyvirt's output too.
 """
 from __future__ import annotations
@@ -50,8 +50,8 @@ def record() -> dict[str, dict[str, dict[str, object]]]:
             try:
                 obj = define(xml)
             except libvirt.libvirtError as e:
-                result[name] = {"error": [e.get_error_code(), e.get_error_domain(),
-                                          e.get_error_message()]}
+                # the whole error: code, domain, message, level, str1-3, int1-2
+                result[name] = {"error": list(e.err)}
                 continue
             try:
                 result[name] = {"xml": mask(xml, obj.XMLDesc(0))}

@@ -2,7 +2,7 @@
 
 Each case was defined on test:///default by real libvirt (record_xml_expected.py);
 pyvirt must give back the same XML byte for byte (bar the UUIDs and MACs libvirt made
-up at random, masked on both sides), or fail with the same code, origin and message.
+up at random, masked on both sides), or fail with the same error, field for field (code, origin, message, str1-3, ...).
 """
 from __future__ import annotations
 

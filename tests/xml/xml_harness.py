@@ -43,11 +43,11 @@ def define(kind: str, xml: str) -> str:
 
 
 def outcome(kind: str, xml: str) -> dict[str, Any]:
-    """{"xml": masked output} or {"error": [code, domain, message]}, as recorded."""
+    """{"xml": masked output} or {"error": libvirt's error fields}, as recorded."""
     try:
         return {"xml": mask(xml, define(kind, xml))}
     except libvirtError as e:
-        return {"error": [e.get_error_code(), e.get_error_domain(), e.get_error_message()]}
+        return {"error": list(e.err)}
 
 
 def expected(kind: str) -> dict[str, dict[str, Any]]:
