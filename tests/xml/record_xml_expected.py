@@ -5,8 +5,9 @@
 Domains, networks and pools are defined on test:///default (defineXML,
 networkDefineXML, storagePoolDefineXML) and undefined again; volumes are created in
 'default-pool' and deleted. The stored result is XMLDesc(0) or all the error's
-fields (code, domain, message, level, str1-3, int1-2). Random parts (a UUID or MAC the input did not give) are masked by
-`mask`, which the tests apply to pyvirt's output too.
+fields (code, domain, message, level, str1-3, int1-2). Random parts (a UUID or MAC
+the input did not give) are masked by `mask`, which the tests apply to pyvirt's
+output too.
 """
 from __future__ import annotations
 
