@@ -18,6 +18,7 @@ from bindings.gen.common import ROOT  # noqa: E402
 
 TARGETS = {
     "pyvirt/constants.py": constants.render,
+    "pyvirt/constants.pyi": constants.render_stub,
     "pyvirt/types.py": types.render,
     "pyvirt/drivers/base.py": drivers.render,
     "pyvirt/_api.py": pyapi.render,

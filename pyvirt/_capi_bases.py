@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from . import eventloop as _eventloop
 from .constants import ConnectFlags
 from .errors import libvirtError
 
@@ -32,6 +31,11 @@ __all__ = [
 ]
 
 _last = threading.local()
+
+
+def _loop() -> Any:
+    from . import eventloop   # on first use: it loads the C core
+    return eventloop
 R = TypeVar("R")
 
 
@@ -195,36 +199,36 @@ def virConnectDomainEventDeregister(conn: "Connection", cb: Callable[..., None])
 
 
 def virEventRegisterDefaultImpl() -> int:
-    return _status(lambda: _eventloop.register_default_impl())
+    return _status(lambda: _loop().register_default_impl())
 
 
 def virEventRunDefaultImpl() -> int:
-    return _status(lambda: _eventloop.run_default_impl())
+    return _status(lambda: _loop().run_default_impl())
 
 
 def virEventRegisterImpl(*callbacks: Callable[..., Any]) -> None:
-    _eventloop.register_impl(*callbacks)
+    _loop().register_impl(*callbacks)
 
 
 def virEventAddHandle(fd: int, events: int, cb: Callable[..., None], opaque: Any = None) -> int:
-    return _call(lambda: _eventloop.add_handle(fd, events, cb, opaque), -1)
+    return _call(lambda: _loop().add_handle(fd, events, cb, opaque), -1)
 
 
 def virEventUpdateHandle(watch: int, events: int) -> None:
-    _eventloop.update_handle(watch, events)
+    _loop().update_handle(watch, events)
 
 
 def virEventRemoveHandle(watch: int) -> int:
-    return _call(lambda: _eventloop.remove_handle(watch), -1)
+    return _call(lambda: _loop().remove_handle(watch), -1)
 
 
 def virEventAddTimeout(timeout: int, cb: Callable[..., None], opaque: Any = None) -> int:
-    return _call(lambda: _eventloop.add_timeout(timeout, cb, opaque), -1)
+    return _call(lambda: _loop().add_timeout(timeout, cb, opaque), -1)
 
 
 def virEventUpdateTimeout(timer: int, timeout: int) -> None:
-    _eventloop.update_timeout(timer, timeout)
+    _loop().update_timeout(timer, timeout)
 
 
 def virEventRemoveTimeout(timer: int) -> int:
-    return _call(lambda: _eventloop.remove_timeout(timer), -1)
+    return _call(lambda: _loop().remove_timeout(timer), -1)

@@ -2,11 +2,10 @@
 whose libvirt-python return shape is not a plain list, events, and module functions."""
 from __future__ import annotations
 
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import errors as _errors
-from . import eventloop as _eventloop
 from .constants import ConnectFlags
 from .errors import libvirtError
 
@@ -19,6 +18,13 @@ __all__ = ["open", "openReadOnly", "openAuth", "getVersion", "registerErrorHandl
            "virEventRegisterImpl", "virEventAddHandle", "virEventUpdateHandle",
            "virEventRemoveHandle", "virEventAddTimeout", "virEventUpdateTimeout",
            "virEventRemoveTimeout"]
+
+def _loop() -> "ModuleType":
+    # imported on first use: the event loop pulls in the C core, which plain API use
+    # does not need
+    from . import eventloop
+    return eventloop
+
 
 # libvirt's API level that pyvirt implements (virGetVersion)
 API_LEVEL = 9000000
@@ -67,12 +73,12 @@ def registerErrorHandler(f: Callable[[Any, Any], None] | None, ctx: Any) -> int:
 
 
 def virEventRegisterDefaultImpl() -> int:
-    _eventloop.register_default_impl()
+    _loop().register_default_impl()
     return 0
 
 
 def virEventRunDefaultImpl() -> int:
-    _eventloop.run_default_impl()
+    _loop().run_default_impl()
     return 0
 
 
@@ -80,32 +86,32 @@ def virEventRegisterImpl(addHandle: Callable[..., int], updateHandle: Callable[.
                          removeHandle: Callable[..., int], addTimeout: Callable[..., int],
                          updateTimeout: Callable[..., None],
                          removeTimeout: Callable[..., int]) -> None:
-    _eventloop.register_impl(addHandle, updateHandle, removeHandle, addTimeout,
+    _loop().register_impl(addHandle, updateHandle, removeHandle, addTimeout,
                              updateTimeout, removeTimeout)
 
 
 def virEventAddHandle(fd: int, events: int, cb: Callable[..., None], opaque: Any) -> int:
-    return _eventloop.add_handle(fd, events, cb, opaque)
+    return int(_loop().add_handle(fd, events, cb, opaque))
 
 
 def virEventUpdateHandle(watch: int, events: int) -> None:
-    _eventloop.update_handle(watch, events)
+    _loop().update_handle(watch, events)
 
 
 def virEventRemoveHandle(watch: int) -> int:
-    return _eventloop.remove_handle(watch)
+    return int(_loop().remove_handle(watch))
 
 
 def virEventAddTimeout(timeout: int, cb: Callable[..., None], opaque: Any) -> int:
-    return _eventloop.add_timeout(timeout, cb, opaque)
+    return int(_loop().add_timeout(timeout, cb, opaque))
 
 
 def virEventUpdateTimeout(timer: int, timeout: int) -> None:
-    _eventloop.update_timeout(timer, timeout)
+    _loop().update_timeout(timer, timeout)
 
 
 def virEventRemoveTimeout(timer: int) -> int:
-    return _eventloop.remove_timeout(timer)
+    return int(_loop().remove_timeout(timer))
 
 
 # -- wrappers ------------------------------------------------------------------------------

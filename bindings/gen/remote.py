@@ -243,7 +243,8 @@ def _server_ret(j: Join) -> list[str]:
     return out
 
 
-def _server_handlers() -> list[tuple[Proc, list[str]]]:
+def _server_joins() -> list[Join]:
+    """The call serving each generated procedure, by procedure number."""
     seen: dict[str, Join] = {}
     for j in _joins():
         if j.proc.name in HANDWRITTEN_SERVER:
@@ -254,7 +255,7 @@ def _server_handlers() -> list[tuple[Proc, list[str]]]:
         if prev is None or (any(a.type.kind == "uuidstr" for a in prev.method.args)
                             and not any(a.type.kind == "uuidstr" for a in j.method.args)):
             seen[j.proc.name] = j
-    return [(j.proc, _server_ret(j)) for j in sorted(seen.values(), key=lambda j: j.proc.number)]
+    return sorted(seen.values(), key=lambda j: j.proc.number)
 
 
 # ---------------------------------------------------------------------------------------
@@ -314,7 +315,8 @@ def _server_event(e: EventShape) -> list[str]:
 
 
 def render_server() -> str:
-    handlers = _server_handlers()
+    joins = _server_joins()
+    handlers = [(j.proc, _server_ret(j)) for j in joins]
     shapes, skipped = event_shapes()
     out = [HEADER + '"""Server dispatch of the described procedures: wire args -> API -> wire ret.',
            "",
@@ -332,7 +334,7 @@ def render_server() -> str:
            "from ..constants import ErrorDomain, ErrorNumber",
            "from ..errors import error, libvirtError",
            "from ..rpc import procedures as P", "",
-           "__all__ = ['HANDLERS', 'EVENTS', 'SKIPPED_EVENTS']", "",
+           "__all__ = ['HANDLERS', 'QUERIES', 'EVENTS', 'SKIPPED_EVENTS']", "",
            "Handler = Callable[[Connection, Any], Any]", "", "",
            "def _dref(d: Domain) -> P.RemoteNonnullDomain:",
            "    return P.RemoteNonnullDomain(d.name, d.raw_uuid, d.id)", "", "",
@@ -349,6 +351,10 @@ def render_server() -> str:
         ret = f"P.{proc.ret.cls}" if proc.ret else "None"
         out += ["", f"def _{proc.name.lower()}(c: Connection, a: {args}) -> {ret}:",
                 *[f"    {x}" for x in body], ""]
+    queries = [j.proc for j in joins if not j.method.write]
+    out += ["", "# Procedures that change nothing (the description's write = false)",
+            "QUERIES: frozenset[int] = frozenset({",
+            *[f"    {p.number},  # {p.name}" for p in queries], "})"]
     out += ["", "# REMOTE procedure number -> handler",
             "HANDLERS: Mapping[int, Handler] = MappingProxyType({",
             *[f"    {p.number}: _{p.name.lower()},  # {p.name}" for p, _ in handlers], "})",
