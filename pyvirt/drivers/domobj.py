@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from ..constants import ConnectListAllDomainsFlags as LF
 from ..constants import DomainState
@@ -31,6 +31,20 @@ class DomainObj:
     has_managed_save: bool = False
     priv: Any = None                  # the driver's own per-domain data
     job: threading.Lock = field(default_factory=threading.Lock)
+    # formatted XML per (flags, id); cleared by changed() whenever a definition changes
+    xml_cache: dict[tuple[int, int], str] = field(default_factory=dict)
+
+    def changed(self) -> None:
+        """Say that def_/new_def (or what XMLDesc shows of them) changed."""
+        self.xml_cache.clear()
+
+    def xml(self, flags: int, make: Callable[[], str]) -> str:
+        """XMLDesc output for flags, formatted once per change of the definitions."""
+        key = (flags, self.id)
+        text = self.xml_cache.get(key)
+        if text is None:
+            text = self.xml_cache[key] = make()
+        return text
 
     @property
     def active(self) -> bool:
@@ -42,6 +56,10 @@ class DomainObj:
     def persistent_def(self) -> Any:
         """The config a restart would use (libvirt: virDomainObjGetPersistentDef)."""
         return self.new_def if self.new_def is not None else self.def_
+
+    def set_defs(self, def_: Any, new_def: Any) -> None:
+        self.def_, self.new_def = def_, new_def
+        self.xml_cache.clear()
 
     def set_state(self, state: DomainState, reason: int) -> None:
         self.state = state
@@ -80,6 +98,7 @@ class DomainObjList:
         if self.by_name.get(obj.name) is obj:
             del self.by_name[obj.name]
         obj.name = new_name
+        obj.changed()
         self.by_name[new_name] = obj
 
     def set_id(self, obj: DomainObj, new_id: int) -> None:

@@ -145,9 +145,9 @@ class DomainSlots:
                 detail = Defined.UPDATED if o.persistent else Defined.ADDED
                 o.persistent = True
                 if o.active:
-                    o.new_def = d
+                    o.set_defs(o.def_, d)
                 else:
-                    o.def_ = d
+                    o.set_defs(d, None)
             self._event(o, Ev.DEFINED, detail)
             return o.ref()
 
@@ -161,8 +161,7 @@ class DomainSlots:
                 o = DomainObj(def_=d, name=d.name, raw_uuid=raw, persistent=False)
                 self.node.domains.add(o)
             else:       # an inactive persistent domain starts with this config
-                o.new_def = o.def_
-                o.def_ = d
+                o.set_defs(d, o.def_)
             self._start(o, DomainRunningReason.BOOTED)
             self._event(o, Ev.STARTED, Started.BOOTED)
             return o.ref()
@@ -179,7 +178,7 @@ class DomainSlots:
             self._event(o, Ev.UNDEFINED, Undefined.REMOVED)
             if o.active:
                 o.persistent = False
-                o.new_def = None
+                o.set_defs(o.def_, None)
             else:
                 self.node.domains.remove(o)
 
@@ -194,8 +193,9 @@ class DomainSlots:
             if new_name in self.node.domains.by_name:
                 raise invalid(D, f"domain with name '{new_name}' already exists")
             self._event(o, Ev.UNDEFINED, Undefined.RENAMED)
-            o.def_ = copy.copy(o.def_)
-            o.def_.name = new_name
+            renamed = copy.copy(o.def_)
+            renamed.name = new_name
+            o.set_defs(renamed, o.new_def)
             self.node.domains.rename(o, new_name)
             dom.name = new_name
             self._event(o, Ev.DEFINED, Defined.RENAMED)
@@ -203,8 +203,7 @@ class DomainSlots:
     # -- lifecycle ----------------------------------------------------------------------
     def _start(self, o: DomainObj, reason: int) -> None:
         if o.persistent and o.new_def is None:
-            o.new_def = o.def_
-            o.def_ = copy.deepcopy(o.def_)
+            o.set_defs(copy.deepcopy(o.def_), o.def_)
         self.node.domains.set_id(o, self.node.new_id())
         o.set_state(DomainState.RUNNING, reason)
 
@@ -214,7 +213,7 @@ class DomainSlots:
         if not o.persistent:
             self.node.domains.remove(o)
         elif o.new_def is not None:
-            o.def_, o.new_def = o.new_def, None
+            o.set_defs(o.new_def, None)
 
     def _running_obj(self, dom: DomainHandle) -> DomainObj:
         o = self._obj(dom)
@@ -355,11 +354,12 @@ class DomainSlots:
         check_flags(flags, _XML_FLAGS, "testDomainGetXMLDesc", T)
         with self.node.lock:
             o = self._obj(dom)
+            secure = bool(flags & DomainXMLFlags.SECURE)
             if flags & DomainXMLFlags.INACTIVE:
-                return format_domain(o.persistent_def(), inactive=True,
-                                     secure=bool(flags & DomainXMLFlags.SECURE))
-            return format_domain(o.def_, secure=bool(flags & DomainXMLFlags.SECURE),
-                                 live_id=o.id if o.active else None)
+                return o.xml(flags, lambda: format_domain(o.persistent_def(), inactive=True,
+                                                          secure=secure))
+            return o.xml(flags, lambda: format_domain(o.def_, secure=secure,
+                                                      live_id=o.id if o.active else None))
 
     def domain_get_os_type(self, dom: DomainHandle) -> str:
         with self.node.lock:
@@ -439,6 +439,7 @@ class DomainSlots:
         with self.node.lock:
             o = self._obj(dom)
             d, live = self._one_def(o, flags)
+            o.changed()
             if flags & DomainMemoryModFlags.MAXIMUM:
                 if live:
                     raise invalid(T, "cannot resize the maximum memory on an active domain")
@@ -458,6 +459,7 @@ class DomainSlots:
         with self.node.lock:
             o = self._obj(dom)
             d, live = self._one_def(o, flags & 3)
+            o.changed()
             if nvcpus > MAX_VCPUS:
                 raise error(ErrorNumber.INVALID_ARG, T,
                             f"requested cpu amount exceeds maximum supported amount "
