@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple, Self
 
 from . import _core
 from ._twins.abc import EV_HANDLE, EV_TIMER, Poller
@@ -30,10 +31,24 @@ from .constants import ErrorDomain, ErrorNumber, EventHandleType
 from .errors import error, libvirtError
 
 __all__ = [
-    "EventHandleType", "HandleCallback", "TimeoutCallback", "EventImpl", "PollLoop",
-    "register_impl", "register_default_impl", "run_default_impl", "is_registered",
-    "current_impl", "default_loop", "interrupt", "add_handle", "update_handle",
-    "remove_handle", "add_timeout", "update_timeout", "remove_timeout",
+    "EventHandleType",
+    "EventImpl",
+    "HandleCallback",
+    "PollLoop",
+    "TimeoutCallback",
+    "add_handle",
+    "add_timeout",
+    "current_impl",
+    "default_loop",
+    "interrupt",
+    "is_registered",
+    "register_default_impl",
+    "register_impl",
+    "remove_handle",
+    "remove_timeout",
+    "run_default_impl",
+    "update_handle",
+    "update_timeout",
 ]
 
 _log = logging.getLogger("pyvirt.eventloop")
@@ -162,7 +177,7 @@ class PollLoop:
                         continue
                     try:
                         h[0](ident, recs[i + 2], recs[i + 3], h[1])
-                    except Exception:
+                    except Exception:  # noqa: BLE001 - a failing callback must not stop the loop
                         self._failed("handle", ident, h[0])
                 else:
                     t = timers.get(ident) or self._late(timers, ident)
@@ -170,7 +185,7 @@ class PollLoop:
                         continue
                     try:
                         t[0](ident, t[1])
-                    except Exception:
+                    except Exception:  # noqa: BLE001 - a failing callback must not stop the loop
                         self._failed("timer", ident, t[0])
                 called += 1
             return called
@@ -193,7 +208,7 @@ class PollLoop:
             self._timers.clear()
         self._poller.close()
 
-    def __enter__(self) -> PollLoop:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

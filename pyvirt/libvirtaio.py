@@ -23,28 +23,29 @@ import errno
 import logging
 import threading
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import eventloop
 from ._twins.abc import error_from_code
 from .constants import ErrorDomain, ErrorNumber, EventHandleType
 from .errors import error
 
-__all__ = ["virEventAsyncIOImpl", "virEventRegisterAsyncIOImpl", "getCurrentImpl"]
+__all__ = ["getCurrentImpl", "virEventAsyncIOImpl", "virEventRegisterAsyncIOImpl"]
 
 _READ, _WRITE = int(EventHandleType.READABLE), int(EventHandleType.WRITABLE)
 _ALL = _READ | _WRITE | int(EventHandleType.ERROR) | int(EventHandleType.HANGUP)
 
 
 class _Watch:
-    __slots__ = ("fd", "events", "cb", "opaque")
+    __slots__ = ("cb", "events", "fd", "opaque")
 
     def __init__(self, fd: int, events: int, cb: eventloop.HandleCallback, opaque: Any) -> None:
         self.fd, self.events, self.cb, self.opaque = fd, events, cb, opaque
 
 
 class _Timer:
-    __slots__ = ("ms", "cb", "opaque", "gen", "handle")
+    __slots__ = ("cb", "gen", "handle", "ms", "opaque")
 
     def __init__(self, cb: eventloop.TimeoutCallback, opaque: Any) -> None:
         self.ms, self.cb, self.opaque = -1, cb, opaque
@@ -139,7 +140,7 @@ class virEventAsyncIOImpl:
     def _deferred(self, fn: Callable[[int], None], arg: int) -> None:
         try:
             fn(arg)
-        except Exception:
+        except Exception:   # logged; later updates must still run
             self.log.exception("libvirtaio: deferred update of %d failed", arg)
         finally:
             with self._lock:
@@ -177,7 +178,7 @@ class virEventAsyncIOImpl:
                 continue
             try:
                 h.cb(w, fd, bit, h.opaque)
-            except Exception:
+            except Exception:  # noqa: BLE001 - a failing callback must not stop the loop
                 self._failed("handle", w, h.cb)
 
     def _sync_timer(self, timer: int) -> None:
@@ -202,7 +203,7 @@ class virEventAsyncIOImpl:
         t.handle = None
         try:
             t.cb(timer, t.opaque)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a failing callback must not stop the loop
             self._failed("timer", timer, t.cb)
         # Periodic: re-arm unless the callback changed or removed the timer.
         if self._timers.get(timer) is t and t.gen == gen and t.handle is None:
@@ -265,7 +266,8 @@ class virEventAsyncIOImpl:
     def _add_timeout(self, timeout: int, cb: eventloop.TimeoutCallback,
                      opaque: Any = None) -> int:
         if not callable(cb):
-            raise error(ErrorNumber.INVALID_ARG, ErrorDomain.EVENT, "timeout callback is not callable")
+            raise error(ErrorNumber.INVALID_ARG, ErrorDomain.EVENT,
+                        "timeout callback is not callable")
         with self._lock:
             timer = self._next_timer
             self._next_timer += 1
@@ -304,7 +306,8 @@ _current_impl: virEventAsyncIOImpl | None = None
 def _impl() -> virEventAsyncIOImpl:
     impl = _current_impl
     if impl is None:
-        raise error(ErrorNumber.INTERNAL_ERROR, ErrorDomain.EVENT, "no asyncio event loop registered")
+        raise error(ErrorNumber.INTERNAL_ERROR, ErrorDomain.EVENT,
+                    "no asyncio event loop registered")
     return impl
 
 

@@ -18,9 +18,19 @@ import time
 import warnings
 
 from ..constants import ErrorDomain, ErrorNumber
-from ..errors import error
-from .abc import (EV_BATCH, EV_ERROR, EV_HANDLE, EV_HANGUP, EV_MAX_ENTRIES, EV_MAX_FD,
-                  EV_READABLE, EV_TIMER, EV_WRITABLE, error_from_code)
+from ..errors import error, libvirtError
+from .abc import (
+    EV_BATCH,
+    EV_ERROR,
+    EV_HANDLE,
+    EV_HANGUP,
+    EV_MAX_ENTRIES,
+    EV_MAX_FD,
+    EV_READABLE,
+    EV_TIMER,
+    EV_WRITABLE,
+    error_from_code,
+)
 
 __all__ = ["PyPoller", "now_ms"]
 
@@ -40,7 +50,7 @@ def _from_native(ev: int) -> int:
 
 
 class _Fd:
-    __slots__ = ("watches", "mask", "in_epoll")
+    __slots__ = ("in_epoll", "mask", "watches")
 
     def __init__(self) -> None:
         self.watches: dict[int, None] = {}  # an ordered set of watch ids
@@ -172,8 +182,8 @@ class PyPoller:
             del f.watches[watch]
             try:
                 self._fd_sync(ep, h[0])
-            except Exception:
-                pass    # only ever narrows the interest
+            except libvirtError:    # only ever narrows the interest: nothing to undo
+                pass
             if not f.watches:
                 del self._fds[h[0]]
             self._wake_if_other()
@@ -219,7 +229,7 @@ class PyPoller:
     def _live_top(self) -> tuple[int, int, int] | None:
         heap, timers = self._heap, self._timers
         while heap:
-            expires, timer, gen = heap[0]
+            _, timer, gen = heap[0]
             t = timers.get(timer)
             if t is not None and t[2] == gen and t[0] >= 0:
                 return heap[0]

@@ -9,10 +9,20 @@ from __future__ import annotations
 
 import re
 
-from .abc import (FX_MAX_ATTRS, FX_MAX_DEPTH, FX_MAX_DOC, FX_MAX_NAME, FX_MAX_NSDECL,
-                  DomainSummary, FastParseError, FxField, FxReason, make_summary)
+from .abc import (
+    FX_MAX_ATTRS,
+    FX_MAX_DEPTH,
+    FX_MAX_DOC,
+    FX_MAX_NAME,
+    FX_MAX_NSDECL,
+    DomainSummary,
+    FastParseError,
+    FxField,
+    FxReason,
+    make_summary,
+)
 
-__all__ = ["parse_domain_summary", "as_utf8"]
+__all__ = ["as_utf8", "parse_domain_summary"]
 
 R = FxReason
 F = FxField
@@ -72,8 +82,23 @@ def _ns_uri_ok(v: bytes, amp: bool) -> bool:
 
 
 class _Scanner:
-    __slots__ = ("d", "n", "p", "out", "depth", "stk", "nsdecl", "cap", "cap_depth",
-                 "cap_start", "os_depth", "seen", "val", "unit", "tag_off")
+    __slots__ = (
+        "cap",
+        "cap_depth",
+        "cap_start",
+        "d",
+        "depth",
+        "n",
+        "nsdecl",
+        "os_depth",
+        "out",
+        "p",
+        "seen",
+        "stk",
+        "tag_off",
+        "unit",
+        "val",
+    )
 
     def __init__(self, d: bytes) -> None:
         self.d, self.n, self.p = d, len(d), 0

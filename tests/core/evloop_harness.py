@@ -11,7 +11,8 @@ import asyncio
 import socket
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -98,7 +99,7 @@ class AsyncioHarness:
                 await asyncio.sleep(0.001)
         try:
             self.aloop.run_until_complete(asyncio.wait_for(poll(), HANG_GUARD_S))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pytest.fail(f"hang guard: no {what} after {HANG_GUARD_S}s")
 
     def signal(self) -> None:
@@ -113,7 +114,7 @@ class AsyncioHarness:
         try:
             if not self._signalled.is_set():
                 self.aloop.run_until_complete(asyncio.wait_for(self._fut, HANG_GUARD_S))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pytest.fail(f"hang guard: no {what}")
         finally:
             self._fut = None

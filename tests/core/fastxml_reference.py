@@ -9,9 +9,9 @@ namespaces, every memory unit in random case.
 """
 from __future__ import annotations
 
+from hypothesis import strategies as st
 from lxml import etree
 
-from hypothesis import strategies as st
 from pyvirt._core import DomainSummary
 
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
@@ -95,7 +95,8 @@ _TEXT_CHARS = st.one_of(
     st.characters(min_codepoint=0xA0, max_codepoint=0x10FFFF,
                   blacklist_categories=("Cs",), blacklist_characters="\ufffe\uffff"),
 )
-NS_URIS = ["http://app1.org/app1/", "urn:x-pyvirt:meta", "http://libvirt.org/schemas/domain/qemu/1.0",
+NS_URIS = ["http://app1.org/app1/", "urn:x-pyvirt:meta",
+           "http://libvirt.org/schemas/domain/qemu/1.0",
            "https://example.com:8443/a/b;c=d/%7Euser", "x+y.z-w:"]
 
 
@@ -153,11 +154,14 @@ def domain_docs(draw: st.DrawFn) -> bytes:
     """A well-formed domain XML within the fast parser's subset (fields may still be
     semantically invalid: huge or unknown-unit memory, vcpu overflow)."""
     name = draw(st.text(_TEXT_CHARS, min_size=1, max_size=12))
+    os_type = draw(rendered(draw(st.sampled_from(["hvm", "exe", "linux", " hvm "]))))
     children = [f"<name>{draw(rendered(name))}</name>", draw(memory_elem("memory")),
-                "<os>" + _ws(draw) + f"<type arch='x86_64'>{draw(rendered(draw(st.sampled_from(['hvm', 'exe', 'linux', ' hvm ']))))}</type>"
-                + _ws(draw) + "<boot dev='hd'/></os>"]
+                (f"<os>{_ws(draw)}<type arch='x86_64'>{os_type}</type>{_ws(draw)}"
+                 "<boot dev='hd'/></os>")]
     if draw(st.booleans()):
-        children.append(f"<uuid>{draw(rendered(draw(st.sampled_from(['c7a5fdbd-edaf-9455-926a-d65c16db1809', 'C7A5FDBDEDAF9455926AD65C16DB1809', ' x ', '']))))}</uuid>")
+        uuid = draw(st.sampled_from(["c7a5fdbd-edaf-9455-926a-d65c16db1809",
+                                     "C7A5FDBDEDAF9455926AD65C16DB1809", " x ", ""]))
+        children.append(f"<uuid>{draw(rendered(uuid))}</uuid>")
     if draw(st.booleans()):
         children.append(draw(memory_elem("currentMemory")))
     if draw(st.booleans()):
@@ -165,8 +169,8 @@ def domain_docs(draw: st.DrawFn) -> bytes:
         children.append(f"<vcpu placement='static'>{draw(rendered(str(vcpu)))}</vcpu>")
     decoys = [
         "<devices><disk type='file'><name>decoy</name><source file='/a&amp;b'/></disk></devices>",
-        "<metadata><app1:name xmlns:app1='http://app1.org/app1/'>decoy</app1:name>"
-        "<foo xmlns='urn:x-foo'><name>deep</name><os><type>xen</type></os></foo></metadata>",
+        ("<metadata><app1:name xmlns:app1='http://app1.org/app1/'>decoy</app1:name>"
+         "<foo xmlns='urn:x-foo'><name>deep</name><os><type>xen</type></os></foo></metadata>"),
         "<description>a &lt;name&gt; in text</description>",
         "<clock offset='utc'/>", "<on_poweroff>destroy</on_poweroff>", "<os/>",
         "<os><loader readonly='yes'>/usr/share/OVMF.fd</loader></os>",

@@ -26,7 +26,7 @@ def probe(env_impl: str | None, block_c: bool = False) -> subprocess.CompletedPr
     code = ("import sys\n" + ("sys.modules['pyvirt._core_c'] = None\n" if block_c else "") +
             "import pyvirt._core as c\nprint(c.__impl__, c.c_unavailable_reason, sep='|')")
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, check=False)
 
 
 def test_impl_is_published() -> None:
@@ -111,7 +111,8 @@ def test_error_from_code() -> None:
 
 
 def _build_core() -> object:
-    spec = importlib.util.spec_from_file_location("pyvirt_build_core", ROOT / "csrc" / "build_core.py")
+    spec = importlib.util.spec_from_file_location("pyvirt_build_core",
+                                                  ROOT / "csrc" / "build_core.py")
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

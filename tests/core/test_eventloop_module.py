@@ -78,7 +78,7 @@ def test_user_impl_first_registration_wins(caplog: pytest.LogCaptureFixture) -> 
         return lambda *a: calls.append((name, *a)) or ret
     impl = (rec("ah", 7), rec("uh"), rec("rh", 0), rec("at", 9), rec("ut"), rec("rt", 0))
     eventloop.register_impl(*impl)
-    cb = lambda *a: None  # noqa: E731
+    cb = lambda *a: None
     assert eventloop.add_handle(3, 1, cb, "o") == 7
     eventloop.update_handle(7, 2)
     assert eventloop.remove_handle(7) == 0
