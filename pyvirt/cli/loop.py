@@ -33,6 +33,9 @@ def ensure_running() -> None:
         if _thread is not None and _thread.is_alive():
             return
         eventloop.register_default_impl()
+        loop = eventloop.default_loop()
+        if loop is None or eventloop.current_impl() != loop.as_impl():
+            return  # the embedding program registered a loop of its own and runs it
         _thread = threading.Thread(target=_run, name="pyvirsh-eventloop", daemon=True)
         _thread.start()
 
