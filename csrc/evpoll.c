@@ -164,6 +164,16 @@ static void wake_if_other(pv_ev_loop *l)
         (void)!write(l->wakefd, &one, sizeof(one));
 }
 
+/* libvirt >= 6.1 (vireventglib.c) retires a removed or replaced GLib source through
+ * g_idle_add(), so the next virEventRunDefaultImpl() returns without blocking; callers
+ * rely on that (e.g. a timer removing itself, then "run a few iterations").  The same
+ * observable rule here: retiring a live registration makes the next wait return. */
+static void wake_next(pv_ev_loop *l)
+{
+    uint64_t one = 1;
+    (void)!write(l->wakefd, &one, sizeof(one));
+}
+
 /* Make epoll's interest in `fd` the union of its watches' events. */
 static int fd_sync(pv_ev_loop *l, int fd)
 {
@@ -299,7 +309,10 @@ int pv_ev_update_handle(pv_ev_loop *l, int watch, int events)
         l->h[idx].events = old;
         goto out;
     }
-    wake_if_other(l);
+    if (old && old != events)
+        wake_next(l);
+    else
+        wake_if_other(l);
  out:
     pthread_mutex_unlock(&l->lock);
     return rc;
@@ -321,7 +334,7 @@ int pv_ev_remove_handle(pv_ev_loop *l, int watch)
     unlink_watch(l, idx);
     drop_handle(l, idx);
     (void)fd_sync(l, fd);   /* only ever narrows the interest; failures are harmless */
-    wake_if_other(l);
+    wake_next(l);
  out:
     pthread_mutex_unlock(&l->lock);
     return rc;
@@ -379,9 +392,13 @@ int pv_ev_update_timeout(pv_ev_loop *l, int timer, int ms)
         rc = -ENOENT;
     } else {
         /* Like libvirt: an update restarts the period from now. */
+        int was_enabled = l->t[idx].ms >= 0;
         l->t[idx].ms = ms < 0 ? -1 : ms;
         l->t[idx].expires = ms < 0 ? 0 : now_of(l) + ms;
-        wake_if_other(l);
+        if (was_enabled)
+            wake_next(l);
+        else
+            wake_if_other(l);
     }
     pthread_mutex_unlock(&l->lock);
     return rc;
@@ -400,7 +417,7 @@ int pv_ev_remove_timeout(pv_ev_loop *l, int timer)
     } else {
         memmove(&l->t[idx], &l->t[idx + 1], (l->nt - (size_t)idx - 1) * sizeof(l->t[0]));
         l->nt--;
-        wake_if_other(l);
+        wake_next(l);
     }
     pthread_mutex_unlock(&l->lock);
     return rc;

@@ -11,9 +11,12 @@
  * HANGUP are reported even when not asked for; due timers are reported before ready
  * handles, each group in id order; a timer of period 0 is due on every iteration, -1
  * (any negative) disables it, and a timer that fired is re-armed at now + period (no
- * catching up).  Unlike libvirt there is no 20 ms early-firing fuzz: a timer never fires
- * before its deadline.  Changes made from a thread other than the one waiting wake the
- * wait (an eventfd), as virEventPollInterruptLocked does.
+ * catching up).  Unlike libvirt's poll loop there is no 20 ms early-firing fuzz: a timer
+ * never fires before its deadline.  Changes made from a thread other than the one
+ * waiting wake the wait (an eventfd), as virEventPollInterruptLocked does; and, as with
+ * libvirt's current GLib loop (vireventglib.c retires sources via g_idle_add), removing a
+ * watch or timer, changing a live watch's events or updating an enabled timer makes the
+ * next wait return without blocking.
  *
  * Each loop is a self-contained object with its own mutex; there is no global state.
  * Fed to cffi's cdef by csrc/build_core.py (preprocessor lines other than integer

@@ -93,6 +93,11 @@ class PyPoller:
         if self._running and self._leader != threading.get_ident():
             os.eventfd_write(self._wake, 1)
 
+    def _wake_next(self) -> None:
+        # wake_next() in evpoll.c: libvirt's GLib loop retires sources via g_idle_add,
+        # so its next iteration does not block; callers rely on that.
+        os.eventfd_write(self._wake, 1)
+
     def _fd_sync(self, ep: select.epoll, fd: int) -> None:
         """Make epoll's interest in fd the union of its watches' events (fd_sync)."""
         f = self._fds[fd]
@@ -169,7 +174,10 @@ class PyPoller:
             except BaseException:
                 h[1] = old
                 raise
-            self._wake_if_other()
+            if old and old != events:
+                self._wake_next()
+            else:
+                self._wake_if_other()
             return True
 
     def remove_handle(self, watch: int) -> bool:
@@ -186,7 +194,7 @@ class PyPoller:
                 pass
             if not f.watches:
                 del self._fds[h[0]]
-            self._wake_if_other()
+            self._wake_next()
             return True
 
     def _arm(self, timer: int, t: list[int], ms: int) -> None:
@@ -214,8 +222,12 @@ class PyPoller:
             t = self._timers.get(timer)
             if t is None:
                 return False
+            was_enabled = t[0] >= 0
             self._arm(timer, t, ms)
-            self._wake_if_other()
+            if was_enabled:
+                self._wake_next()
+            else:
+                self._wake_if_other()
             return True
 
     def remove_timeout(self, timer: int) -> bool:
@@ -223,7 +235,7 @@ class PyPoller:
             self._epoll()
             if self._timers.pop(timer, None) is None:
                 return False
-            self._wake_if_other()
+            self._wake_next()
             return True
 
     def _live_top(self) -> tuple[int, int, int] | None:

@@ -143,6 +143,50 @@ def test_interrupt_wakes_a_blocked_wait_and_is_remembered(poller: Poller) -> Non
         th.join()
 
 
+def _next_wait_returns(poller: Poller) -> None:
+    """run_once(-1) must return by itself; a watchdog turns a hang into a failure."""
+    guard_fired = threading.Event()
+
+    def guard() -> None:
+        guard_fired.set()
+        poller.interrupt()
+    t = threading.Timer(10, guard)
+    t.start()
+    try:
+        poller.run_once(-1)
+    finally:
+        t.cancel()
+        t.join()
+    assert not guard_fired.is_set(), "the wait blocked"
+
+
+def test_retiring_a_registration_wakes_the_next_wait(poller: Poller) -> None:
+    """libvirt's GLib loop retires removed/replaced sources with g_idle_add(), so its
+    next iteration does not block; programs rely on it (a timer removing itself, then
+    "run the loop a few times").  Both pollers behave the same."""
+    r, w = os.pipe()
+    try:
+        t = poller.add_timeout(60_000)
+        assert poller.remove_timeout(t)
+        _next_wait_returns(poller)
+        t = poller.add_timeout(60_000)
+        assert poller.update_timeout(t, 120_000)
+        _next_wait_returns(poller)
+        assert poller.update_timeout(t, -1)
+        _next_wait_returns(poller)
+        assert poller.remove_timeout(t)
+        _next_wait_returns(poller)
+        watch = poller.add_handle(r, READ)          # never readable here
+        assert poller.update_handle(watch, 0)
+        _next_wait_returns(poller)
+        assert poller.update_handle(watch, READ)
+        assert poller.remove_handle(watch)
+        _next_wait_returns(poller)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
 def test_close_while_another_thread_waits(impl: _core.Impl, no_fd_leak: None) -> None:
     p = impl.new_poller()
     out: list[Any] = []
