@@ -9,7 +9,7 @@ from .fmt import Table, kv
 from .names import domain_state, domain_state_reason
 from .options import bool_opt, command, data_opt, string_opt
 from .parser import ParsedCommand
-from .xmlout import dump_xml
+from .xmlout import XMLSyntaxError, dump_xml, parse_xml
 
 if TYPE_CHECKING:
     from .._api import Domain
@@ -93,11 +93,10 @@ def collect_domains(ctl: Control, flags: int) -> list[Any]:
 
 def _title(ctl: Control, dom: Domain) -> str:
     """A domain's <title> (pyvirt has no metadata call; virsh falls back to the XML too)."""
-    from lxml import etree
     xml = ctl.call(dom.xml_desc, 0)
     try:
-        root = etree.fromstring(xml.encode("utf-8"))
-    except etree.XMLSyntaxError as e:
+        root = parse_xml(xml)
+    except XMLSyntaxError as e:
         raise ctl.fail(f"XML error: {e}") from None
     return str(root.xpath("string(./title[1])"))
 

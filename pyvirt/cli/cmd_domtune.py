@@ -11,6 +11,7 @@ from .fmt import bitmap_format, kv
 from .names import vcpu_state
 from .options import bool_opt, command, int_opt
 from .parser import ParsedCommand
+from .xmlout import parse_xml
 
 if TYPE_CHECKING:
     from .._api import Domain
@@ -118,8 +119,7 @@ def _count(ctl: Control, dom: Domain, flags: int, check_state: bool) -> int:
         if flags & _MAXIMUM:
             return int(ctl.call(dom.max_vcpus))
         return int(ctl.call(dom.info).nr_virt_cpu)
-    from lxml import etree
-    root = etree.fromstring(ctl.call(dom.xml_desc, 2).encode("utf-8"))  # XML_INACTIVE
+    root = parse_xml(ctl.call(dom.xml_desc, 2))  # VIR_DOMAIN_XML_INACTIVE
     path = "string(/domain/vcpu)" if flags & _MAXIMUM else "string(/domain/vcpu/@current)"
     text = str(root.xpath(path))
     if not text.isdigit():

@@ -210,8 +210,12 @@ def cmd_event(ctl: Control, pc: ParsedCommand) -> bool:
                     ctl.save_error(e)
                     return False
                 ctl.reset_error()
-        ctl.notify("event-wait")
-        outcome = waiter.wait()
+        try:
+            ctl.notify("event-wait")
+            outcome = waiter.wait()
+        except KeyboardInterrupt:
+            # Ctrl-C once the callbacks are in place ends the wait, wherever it lands
+            outcome = INTERRUPT
         with printer.lock:
             printer.closed = True
             if outcome == INTERRUPT:

@@ -7,6 +7,7 @@ from .cmd_domain import unsupported
 from .control import Control
 from .options import bool_opt, command, int_opt, string_opt
 from .parser import ParsedCommand
+from .xmlout import parse_xml
 
 _HOST = "host"
 
@@ -51,13 +52,12 @@ def cmd_freecell(ctl: Control, pc: ParsedCommand) -> bool:
     cell = ctl.opt_int(pc, "cellno") if has_cell else None
     c = ctl.c
     if show_all:
-        from lxml import etree
         try:
             caps = c.get_capabilities()
         except libvirtError as e:
             ctl.save_error(e)
             raise ctl.fail("unable to get node capabilities") from None
-        root = etree.fromstring(caps.encode("utf-8"))
+        root = parse_xml(caps)
         ids = []
         for node in root.xpath("/capabilities/host/topology/cells/cell"):
             text = node.get("id") or ""
@@ -112,8 +112,7 @@ def cmd_maxvcpus(ctl: Control, pc: ParsedCommand) -> bool:
     except libvirtError:
         ctl.reset_error()
     else:
-        from lxml import etree
-        text = str(etree.fromstring(caps.encode("utf-8")).xpath("string(//vcpu[1]/@max)"))
+        text = str(parse_xml(caps).xpath("string(//vcpu[1]/@max)"))
         if text.isdigit():
             vcpus = int(text)
     if vcpus < 0:

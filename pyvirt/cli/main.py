@@ -78,6 +78,12 @@ def _apply(opts: GlobalOptions, letter: str, value: str | None) -> None:
         else:
             opts.debug = level
     elif letter == "e":
+        assert value is not None
+        # '^' plus a letter or one of @[\]^_ (a control character), or any one character
+        if not ((len(value) == 2 and value[0] == "^"
+                 and ("a" <= value[1] <= "z" or "@" <= value[1] <= "_"))
+                or (len(value) == 1 and value != "^")):
+            raise UsageError(f"Invalid string '{value}' for escape sequence")
         opts.escape = value
     elif letter in "kK":
         assert value is not None

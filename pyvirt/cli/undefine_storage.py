@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import libvirtError
 from .control import Control
+from .xmlout import parse_xml
 
 if TYPE_CHECKING:
     from .._api import Domain
@@ -28,13 +29,12 @@ def _split(text: str) -> list[str]:
 def collect_volumes(ctl: Control, dom: Domain, running: bool, vol_string: str | None,
                     remove_all: bool) -> list[UndefineVolume]:
     """The volumes backing the domain's disks that the user asked to remove."""
-    from lxml import etree
     if running:
         raise ctl.fail("Storage volume deletion is supported only on stopped domains")
     if vol_string and remove_all:
         raise ctl.fail("Specified both --storage and --remove-all-storage")
     xml = ctl.call(dom.xml_desc, 0)
-    root = etree.fromstring(xml.encode("utf-8"))
+    root = parse_xml(xml)
     wanted: list[str | None] | None = list(_split(vol_string)) if vol_string else None
     found: list[UndefineVolume] = []
     for disk in root.xpath("./devices/disk"):

@@ -4,9 +4,20 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from lxml import etree  # type: ignore[import-untyped]
+
 from .control import Control
 
-__all__ = ["dump_xml"]
+XMLSyntaxError = etree.XMLSyntaxError
+
+__all__ = ["XMLSyntaxError", "dump_xml", "parse_xml"]
+
+
+def parse_xml(xml: str) -> Any:
+    """Parse XML the API returned, with no DTD, entity or network access (it is only
+    ever the library's own output, but nothing here needs more)."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    return etree.fromstring(xml.encode("utf-8"), parser)
 
 
 def _attr_text(name: str, value: str) -> str:
@@ -15,7 +26,6 @@ def _attr_text(name: str, value: str) -> str:
 
 
 def _node_text(node: Any) -> str:
-    from lxml import etree
     if isinstance(node, etree._Element):
         return str(etree.tostring(node, with_tail=False, encoding="unicode"))
     if getattr(node, "is_attribute", False):
@@ -29,9 +39,8 @@ def dump_xml(ctl: Control, xml: str, xpath: str | None, wrap: bool) -> bool:
     if xpath is None:
         ctl.print(xml)
         return True
-    from lxml import etree
     try:
-        doc = etree.fromstring(xml.encode("utf-8"))
+        doc = parse_xml(xml)
     except etree.XMLSyntaxError as e:
         raise ctl.fail(f"XML error: {e}") from None
     try:

@@ -179,6 +179,15 @@ SEQUENCES = [
          "echo --split a,b,,c; echo --err hi; cd /tmp; pwd", id="virsh-itself"),
     case("connect test:///default; uri; connect --readonly; suspend test; uri; "
          "connect test:///default extra", id="connect"),
+    case("destroy test; undefine test --remove-all-storage", id="undefine-all-storage"),
+    case("destroy test; undefine test --storage vda", id="undefine-storage"),
+    case("destroy test; undefine test --storage vdb", id="undefine-storage-unknown"),
+    case("destroy test; undefine test --storage /guest/diskimage1 --wipe-storage",
+         id="undefine-wipe"),
+    case("undefine test --wipe-storage; undefine test --delete-snapshots; "
+         "undefine test --nvram --keep-nvram; "
+         "destroy test; undefine test --remove-all-storage --storage vda",
+         id="undefine-option-errors"),
 ]
 
 GLOBAL = [
@@ -196,6 +205,10 @@ GLOBAL = [
     pytest.param(["-r", *T, "suspend test; list"], id="readonly"),
     pytest.param([*T, "domstate", "test", "--reason"], id="argv-mode"),
     pytest.param([*T, "-t", "uri"], id="timing"),
+    pytest.param(["-e", "xx", *T, "uri"], id="escape-bad"),
+    pytest.param(["-e", "^", *T, "uri"], id="escape-caret"),
+    pytest.param(["-e", "^]", *T, "uri"], id="escape-ctrl"),
+    pytest.param(["-e", "x", *T, "uri"], id="escape-char"),
 ]
 
 

@@ -15,6 +15,7 @@ import io
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -97,6 +98,20 @@ def test_timestamps() -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\+0000: event 'lifecycle' for "
                         r"domain 'test': Suspended Paused\nevents received: 1\n\n", out), out
     assert (err, rc) == ("", 0)
+
+
+def test_ctrl_c_interrupts_the_wait() -> None:
+    """Ctrl-C (SIGINT) while waiting ends the wait as virsh's 'event loop interrupted';
+    raised from the wait hook itself, in the main thread, so it lands during the wait."""
+    out, err = io.StringIO(), io.StringIO()
+
+    def interrupt(point: str) -> None:
+        if point == "event-wait":
+            signal.raise_signal(signal.SIGINT)
+
+    rc = main([*T, "event", "--loop", "--all"], stdout=out, stderr=err, hooks=[interrupt])
+    assert (out.getvalue(), err.getvalue(), rc) == (
+        "event loop interrupted\nevents received: 0\n\n", "", 1)
 
 
 def one_shot_in_process() -> tuple[str, str, int]:
