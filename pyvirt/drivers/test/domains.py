@@ -65,8 +65,9 @@ class DomainSlots:
                              f"({dom.name})")
         return o
 
-    def _event(self, o: DomainObj, event: int, detail: int) -> None:
-        self.node.events.queue("domain", DomainEventID.LIFECYCLE, o.ref(), event, detail)
+    def _event(self, o: DomainObj, event: int, detail: int,
+               ref: DomainRef | None = None) -> None:
+        self.node.events.queue("domain", DomainEventID.LIFECYCLE, ref or o.ref(), event, detail)
 
     def domain_lookup_by_name(self, name: str) -> DomainRef:
         with self.node.lock:
@@ -207,13 +208,18 @@ class DomainSlots:
         self.node.domains.set_id(o, self.node.new_id())
         o.set_state(DomainState.RUNNING, reason)
 
-    def _stop(self, o: DomainObj, reason: int) -> None:
+    def _stop(self, o: DomainObj, reason: int) -> DomainRef:
+        """Shut the domain off; returns the ref its STOPPED event carries: a transient
+        domain is dropped with its live definition, so the event keeps its last ID (as
+        libvirt's testDomainShutdownState leaves it)."""
+        ref = (o.name, o.raw_uuid, -1 if o.persistent else o.id)
         self.node.domains.set_id(o, -1)
         o.set_state(DomainState.SHUTOFF, reason)
         if not o.persistent:
             self.node.domains.remove(o)
         elif o.new_def is not None:
             o.set_defs(o.new_def, None)
+        return ref
 
     def _running_obj(self, dom: DomainHandle) -> DomainObj:
         o = self._obj(dom)
@@ -239,9 +245,9 @@ class DomainSlots:
             o = self._obj(dom)
             if o.state == DomainState.SHUTOFF:
                 raise error(ErrorNumber.INTERNAL_ERROR, T, f"domain '{o.name}' not running")
-            self._stop(o, DomainShutoffReason.SHUTDOWN)
+            ref = self._stop(o, DomainShutoffReason.SHUTDOWN)
             dom.id = -1
-            self._event(o, Ev.STOPPED, Stopped.SHUTDOWN)
+            self._event(o, Ev.STOPPED, Stopped.SHUTDOWN, ref)
 
     def domain_reboot(self, dom: DomainHandle, flags: int) -> None:
         check_flags(flags, 0x1F, "testDomainReboot", T)
@@ -249,9 +255,9 @@ class DomainSlots:
             o = self._running_obj(dom)
             action = o.def_.on_reboot or "restart"
             if action in ("destroy", "preserve"):
-                self._stop(o, DomainShutoffReason.SHUTDOWN)
+                ref = self._stop(o, DomainShutoffReason.SHUTDOWN)
                 dom.id = -1
-                self._event(o, Ev.STOPPED, Stopped.SHUTDOWN)
+                self._event(o, Ev.STOPPED, Stopped.SHUTDOWN, ref)
             else:
                 o.set_state(DomainState.RUNNING, DomainRunningReason.BOOTED)
 
@@ -264,9 +270,9 @@ class DomainSlots:
         check_flags(flags, 1, "testDomainDestroyFlags", T)
         with self.node.lock:
             o = self._running_obj(dom)
-            self._stop(o, DomainShutoffReason.DESTROYED)
+            ref = self._stop(o, DomainShutoffReason.DESTROYED)
             dom.id = -1
-            self._event(o, Ev.STOPPED, Stopped.DESTROYED)
+            self._event(o, Ev.STOPPED, Stopped.DESTROYED, ref)
 
     def domain_suspend(self, dom: DomainHandle) -> None:
         with self.node.lock:
@@ -295,9 +301,9 @@ class DomainSlots:
                 if d.uuid != o.def_.uuid or d.name != o.name:
                     raise invalid(T, "the save image's XML must describe the same domain")
             saveimage.write(path, format_domain(d, secure=True, inactive=True), o.name, int(o.state))
-            self._stop(o, DomainShutoffReason.SAVED)
+            ref = self._stop(o, DomainShutoffReason.SAVED)
             dom.id = -1
-            self._event(o, Ev.STOPPED, Stopped.SAVED)
+            self._event(o, Ev.STOPPED, Stopped.SAVED, ref)
 
     def domain_restore(self, path: str, dxml: str | None, flags: int) -> None:
         check_flags(flags, 7, "testDomainRestoreFlags", T)
@@ -322,9 +328,9 @@ class DomainSlots:
             if not o.persistent:
                 raise invalid(T, "cannot do managed save for transient domain")
             o.has_managed_save = True
-            self._stop(o, DomainShutoffReason.SAVED)
+            ref = self._stop(o, DomainShutoffReason.SAVED)
             dom.id = -1
-            self._event(o, Ev.STOPPED, Stopped.SAVED)
+            self._event(o, Ev.STOPPED, Stopped.SAVED, ref)
 
     def domain_has_managed_save_image(self, dom: DomainHandle, flags: int) -> bool:
         check_flags(flags, 0, "testDomainHasManagedSaveImage", T)
