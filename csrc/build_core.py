@@ -20,7 +20,7 @@ from cffi import FFI
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # One name per hot path: csrc/<name>.h is declared, csrc/<name>.c is compiled.
-HOT_PATHS: list[str] = ["fastxml", "evpoll"]
+HOT_PATHS: list[str] = ["fastxml", "evpoll", "qmp", "mempeek"]
 
 # Warnings on; -O2 explicitly, whatever the interpreter's CFLAGS say.
 EXTRA_COMPILE_ARGS = ["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wshadow",

@@ -23,23 +23,33 @@
 #include <stdint.h>
 
 /* message kinds (struct pv_qmp_msg.kind) */
-#define PV_QMP_OTHER 0      /* a JSON object with none of the keys below */
-#define PV_QMP_RETURN 1     /* has "return" */
-#define PV_QMP_ERROR 2      /* has "error" (wins over "return") */
-#define PV_QMP_EVENT 3      /* has "event" with a string value */
-#define PV_QMP_GREETING 4   /* has "QMP" */
-#define PV_QMP_NOT_OBJECT 5 /* valid JSON, but not an object */
+/* a JSON object with none of the keys below */
+#define PV_QMP_OTHER 0
+/* has "return" */
+#define PV_QMP_RETURN 1
+/* has "error" (wins over "return") */
+#define PV_QMP_ERROR 2
+/* has "event" with a string value */
+#define PV_QMP_EVENT 3
+/* has "QMP" */
+#define PV_QMP_GREETING 4
+/* valid JSON, but not an object */
+#define PV_QMP_NOT_OBJECT 5
 
 /* struct pv_qmp_msg.has_id */
 #define PV_QMP_ID_ABSENT 0
-#define PV_QMP_ID_INT 1     /* an integer that fits int64: in .id */
-#define PV_QMP_ID_OTHER 2   /* present, but not such an integer */
+/* an integer that fits int64: in .id */
+#define PV_QMP_ID_INT 1
+/* present, but not such an integer */
+#define PV_QMP_ID_OTHER 2
 
 /* Bounds: nesting deeper than PV_QMP_MAX_DEPTH is refused (-EPROTO); the caller's
  * receive buffer may be at most PV_QMP_MAX_BUF bytes (a longer line: -EMSGSIZE, the
  * caller grows its buffer up to this bound and calls again). */
 #define PV_QMP_MAX_DEPTH 512
 #define PV_QMP_MAX_BUF 268435456
+/* at most this many fds passed with one command (pv_qmp_send_fds) */
+#define PV_QMP_MAX_FDS 16
 
 struct pv_qmp_rx {          /* receive state, owned and allocated by the caller */
     char *buf;              /* cap bytes */
@@ -58,7 +68,7 @@ struct pv_qmp_msg {         /* what pv_qmp_recv / pv_qmp_classify found */
     uint32_t name_off;      /* event: the name's characters between the quotes, */
     uint32_t name_len;      /*   relative to off (escapes left as written) */
     uint32_t first;         /* offset of the first non-blank byte, relative to off */
-    uint32_t nkeys;         /* top-level keys of an object */
+    uint32_t nonempty;      /* 1: an object with at least one key */
 };
 
 /* Connect to the unix socket at path (at most 107 bytes), waiting at most timeout_ms
@@ -67,6 +77,11 @@ int pv_qmp_connect(const char *path, int timeout_ms);
 
 /* Write all of data[0..len) before the deadline: len, -ETIMEDOUT, -EPIPE, ... */
 int pv_qmp_send(int fd, const char *data, uint32_t len, int timeout_ms);
+
+/* As pv_qmp_send, passing fds[0..nfds) with the first byte (SCM_RIGHTS), the way
+ * QMP's getfd and add-fd receive file descriptors. */
+int pv_qmp_send_fds(int fd, const char *data, uint32_t len, const int *fds, uint32_t nfds,
+                    int timeout_ms);
 
 /* The next complete line already in rx, classified: 1 (msg filled), 0 (no complete
  * line yet), -EPROTO (the line is not valid JSON; it is consumed and msg->off/len

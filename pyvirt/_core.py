@@ -13,20 +13,25 @@ error_from_code().  Both implementations of each hot path satisfy one Protocol
 from __future__ import annotations
 
 import errno
+import json
 import os
 import struct
 import threading
 import warnings
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from ._twins import evpoll as _py_evpoll
 from ._twins import fastxml as _py_fastxml
+from ._twins import mempeek as _py_mempeek
+from ._twins import qmp as _py_qmp
 from ._twins.abc import (EV_BATCH, EV_HANDLE, EV_MAX_ENTRIES, EV_MAX_FD, EV_TIMER, FX_MAX_ATTRS,
                          FX_MAX_DEPTH, FX_MAX_DOC, FX_MAX_NAME, FX_MAX_NSDECL, READY_STRIDE,
                          DomainSummary, FastParseError, FastXML, FxReason, Poller,
                          error_from_code, make_summary)
+from ._twins.abc import (MP_MAX_REGIONS, MP_PAGING_5LEVEL, QMP_EVENT, QMP_INITIAL_BUF,
+                         QMP_MAX_BUF, QMP_MAX_DEPTH, MemPeek, MemRegion, Qmp, QmpMessage)
 from .constants import ErrorDomain, ErrorNumber
 from .errors import error
 
@@ -46,6 +51,10 @@ _C_CONSTANTS = {
     "PV_FX_E_NOSPACE": FxReason.NOSPACE, "PV_EV_BATCH": EV_BATCH, "PV_EV_MAX_FD": EV_MAX_FD,
     "PV_EV_MAX_ENTRIES": EV_MAX_ENTRIES, "PV_EV_TIMER": EV_TIMER, "PV_EV_HANDLE": EV_HANDLE,
 }
+_C_CONSTANTS.update({
+    "PV_QMP_EVENT": QMP_EVENT, "PV_QMP_MAX_BUF": QMP_MAX_BUF, "PV_QMP_MAX_DEPTH": QMP_MAX_DEPTH,
+    "PV_MP_MAX_REGIONS": MP_MAX_REGIONS, "PV_MP_PAGING_5LEVEL": MP_PAGING_5LEVEL,
+})
 # struct pv_fx_domain, field by field: 5 spans (off, len), memory_value, memory_kib,
 # current_memory_kib, vcpu, present, reason, field, err_offset.  Native alignment.
 _FX_RES = struct.Struct("@10I3Q4IQ")
@@ -229,6 +238,208 @@ class CPoller:
             self.close()
 
 
+# ---- C: QMP monitor socket I/O ----
+
+class CQmpChannel:
+    """QmpChannel on csrc/qmp.c: the fd plus a receive buffer in C memory, grown on
+    demand (-EMSGSIZE) up to QMP_MAX_BUF.  One thread at a time, like the twin."""
+
+    def __init__(self, c: ModuleType, fd: int) -> None:
+        self._ffi, self._lib = c.ffi, c.lib
+        self._fd = fd
+        self._rx = self._ffi.new("struct pv_qmp_rx *")
+        self._msg = self._ffi.new("struct pv_qmp_msg *")
+        self._buf = self._ffi.new("char[]", QMP_INITIAL_BUF)
+        self._rx.buf = self._buf
+        self._rx.cap = QMP_INITIAL_BUF
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def buffered(self) -> bool:
+        return bool(self._rx.end != self._rx.start)
+
+    def _check_open(self) -> int:
+        if self._fd < 0:
+            raise _py_qmp.oserror(errno.EBADF, "the QMP channel is closed")
+        return self._fd
+
+    def _grow(self) -> None:
+        rx = self._rx
+        cap = int(rx.cap)
+        if cap >= QMP_MAX_BUF:
+            raise _py_qmp.oserror(errno.EMSGSIZE, "QMP message too long")
+        ncap = min(cap * 4, QMP_MAX_BUF)
+        nbuf = self._ffi.new("char[]", ncap)
+        n = int(rx.end - rx.start)
+        self._ffi.memmove(nbuf, self._buf + rx.start, n)
+        self._buf = nbuf
+        rx.buf, rx.cap, rx.start, rx.end, rx.scanned = nbuf, ncap, 0, n, n
+
+    def _message(self, rc: int) -> QmpMessage:
+        m = self._msg
+        if rc < 0:
+            if rc == -errno.EPROTO:
+                bad = self._ffi.unpack(self._buf + m.off, min(m.len, 80))
+                raise _py_qmp.oserror(errno.EPROTO, "not a JSON text: " + repr(bad))
+            if rc == -errno.ECONNRESET:
+                raise _py_qmp.oserror(errno.ECONNRESET, "QEMU closed the monitor connection")
+            raise _py_qmp.oserror(-rc)
+        line: bytes = self._ffi.unpack(self._buf + m.off, m.len)
+        kind = m.kind
+        name = None
+        if kind == QMP_EVENT:
+            raw = line[m.name_off:m.name_off + m.name_len]
+            name = json.loads(b'"' + raw + b'"') if b"\\" in raw else raw.decode()
+        return QmpMessage(line, kind, m.has_id, m.id, name, m.first, m.nonempty)
+
+    def recv(self, timeout_ms: int) -> QmpMessage:
+        fd = self._check_open()
+        rc = self._lib.pv_qmp_recv(fd, self._rx, timeout_ms, self._msg)
+        while rc == -errno.EMSGSIZE:
+            self._grow()
+            rc = self._lib.pv_qmp_recv(fd, self._rx, timeout_ms, self._msg)
+        return self._message(rc)
+
+    def send(self, data: bytes, timeout_ms: int) -> None:
+        rc = self._lib.pv_qmp_send(self._check_open(), data, len(data), timeout_ms)
+        if rc < 0:
+            raise _py_qmp.oserror(-rc)
+
+    def send_fds(self, data: bytes, fds: Sequence[int], timeout_ms: int) -> None:
+        arr = self._ffi.new("int[]", list(fds) or [0])
+        rc = self._lib.pv_qmp_send_fds(self._check_open(), data, len(data), arr, len(fds),
+                                       timeout_ms)
+        if rc < 0:
+            raise _py_qmp.oserror(-rc)
+
+    def transact(self, data: bytes, timeout_ms: int) -> QmpMessage:
+        rc = self._lib.pv_qmp_transact(self._check_open(), data, len(data), self._rx,
+                                       timeout_ms, self._msg)
+        if rc == -errno.EMSGSIZE:
+            return self.recv(timeout_ms)
+        return self._message(rc)
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+
+class CQmp:
+    """The QMP hot path on csrc/qmp.c."""
+
+    name = "c"
+
+    def __init__(self, c: ModuleType) -> None:
+        self._c = c
+        self._msg = c.ffi.new("struct pv_qmp_msg *")
+        self._lock = threading.Lock()
+
+    def connect(self, path: str, timeout_ms: int) -> CQmpChannel:
+        rc = self._c.lib.pv_qmp_connect(os.fsencode(path), timeout_ms)
+        if rc < 0:
+            raise _py_qmp.oserror(-rc, path)
+        return CQmpChannel(self._c, rc)
+
+    def adopt(self, fd: int) -> CQmpChannel:
+        os.set_blocking(fd, False)
+        return CQmpChannel(self._c, fd)
+
+    def classify(self, data: bytes) -> QmpMessage:
+        with self._lock:
+            m = self._msg
+            rc = self._c.lib.pv_qmp_classify(data, len(data), m)
+            if rc < 0:
+                raise _py_qmp.oserror(-rc, "not a JSON text: " + repr(data[:80]))
+            line = data[:m.len]
+            name = None
+            if m.kind == QMP_EVENT:
+                raw = line[m.name_off:m.name_off + m.name_len]
+                name = json.loads(b'"' + raw + b'"') if b"\\" in raw else raw.decode()
+            return QmpMessage(line, m.kind, m.has_id, m.id, name, m.first, m.nonempty)
+
+
+# ---- C: memory peek ----
+
+class CGuestRAM:
+    """GuestRAM on csrc/mempeek.c: a pv_mp_map plus the region table in C memory."""
+
+    def __init__(self, c: ModuleType, path: str, min_size: int,
+                 regions: Sequence[MemRegion]) -> None:
+        self._ffi, self._lib = c.ffi, c.lib
+        if len(regions) > MP_MAX_REGIONS:
+            raise _py_qmp.oserror(errno.EINVAL, "too many regions")
+        self._map = self._ffi.new("struct pv_mp_map *")
+        rc = self._lib.pv_mp_open(os.fsencode(path), min_size, self._map)
+        if rc < 0:
+            raise _py_qmp.oserror(-rc, path)
+        self._regions = self._ffi.new("struct pv_mp_region[]", max(1, len(regions)))
+        for i, r in enumerate(regions):
+            self._regions[i].gpa, self._regions[i].size, self._regions[i].offset = r
+        self._nregions = len(regions)
+        self._off = self._ffi.new("uint64_t *")
+        self._lock = threading.Lock()
+
+    @property
+    def size(self) -> int:
+        return int(self._map.size)
+
+    def _base(self) -> Any:
+        if self._map.base == self._ffi.NULL:
+            raise _py_qmp.oserror(errno.EINVAL, "the guest RAM mapping is closed")
+        return self._map.base
+
+    def read_phys(self, gpa: int, size: int) -> bytes:
+        with self._lock:
+            base = self._base()
+            rc = self._lib.pv_mp_phys_offset(self._map, self._regions, self._nregions, gpa,
+                                             size, self._off)
+            if rc == 0:     # one piece: a single copy straight into the bytes object
+                return self._ffi.unpack(base + self._off[0], size)  # type: ignore[no-any-return]
+            out = self._ffi.new("char[]", max(1, size))
+            n = self._lib.pv_mp_read_phys(self._map, self._regions, self._nregions, gpa,
+                                          size, out)
+        if n < 0:
+            raise _py_qmp.oserror(-n, f"0x{gpa:x}+{size}")
+        return self._ffi.unpack(out, size)  # type: ignore[no-any-return]
+
+    def translate(self, cr3: int, mode: int, pse: bool, va: int) -> int:
+        with self._lock:
+            self._base()
+            rc = self._lib.pv_mp_translate(self._map, self._regions, self._nregions, cr3,
+                                           mode, int(pse), va, self._off)
+            if rc < 0:
+                raise _py_qmp.oserror(-rc, f"0x{va:x}")
+            return int(self._off[0])
+
+    def read_virt(self, cr3: int, mode: int, pse: bool, va: int, size: int) -> bytes:
+        out = self._ffi.new("char[]", max(1, size))
+        with self._lock:
+            self._base()
+            n = self._lib.pv_mp_read_virt(self._map, self._regions, self._nregions, cr3,
+                                          mode, int(pse), va, size, out)
+        if n < 0:
+            raise _py_qmp.oserror(-n, f"0x{va:x}+{size}")
+        return self._ffi.unpack(out, size)  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        with self._lock:
+            self._lib.pv_mp_close(self._map)
+
+
+class CMemPeek:
+    """The memory-peek hot path on csrc/mempeek.c."""
+
+    name = "c"
+
+    def __init__(self, c: ModuleType) -> None:
+        self._c = c
+
+    def open(self, path: str, min_size: int, regions: Sequence[MemRegion]) -> CGuestRAM:
+        return CGuestRAM(self._c, path, min_size, regions)
+
+
 # ---- selection ----
 
 @dataclass(frozen=True)
@@ -238,6 +449,8 @@ class Impl:
     name: str
     fastxml: FastXML
     new_poller: Callable[[], Poller]
+    qmp: Qmp | None = None
+    mempeek: MemPeek | None = None
 
 
 _impls: dict[str, Impl] = {}
@@ -255,12 +468,13 @@ def get_impl(name: str) -> Impl:
     if impl is not None:
         return impl
     if name == "python":
-        impl = Impl("python", _py_fastxml, _py_evpoll.PyPoller)
+        impl = Impl("python", _py_fastxml, _py_evpoll.PyPoller, _py_qmp.PyQmp(),
+                    _py_mempeek.PyMemPeek())
     elif name == "c":
         c = _c if _c is not None else _load_c()[0]
         if c is None:
             raise ImportError(f"the C core cannot be used: {c_unavailable_reason}")
-        impl = Impl("c", CFastXML(c), lambda: CPoller(c))
+        impl = Impl("c", CFastXML(c), lambda: CPoller(c), CQmp(c), CMemPeek(c))
     else:
         raise ValueError(f"unknown implementation {name!r}: expected 'c' or 'python'")
     _impls[name] = impl
@@ -274,3 +488,9 @@ parse_domain_summary: Callable[[bytes | str], DomainSummary] = \
 
 new_poller: Callable[[], Poller] = _default.new_poller
 """A new, empty event-loop poller on the selected implementation."""
+
+qmp: Qmp = _default.qmp  # type: ignore[assignment]
+"""The QMP hot path (connections, classification) on the selected implementation."""
+
+mempeek: MemPeek = _default.mempeek  # type: ignore[assignment]
+"""The memory-peek hot path on the selected implementation."""

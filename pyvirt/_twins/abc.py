@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import errno as _errno
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Callable, Protocol
+from typing import Callable, NamedTuple, Protocol
 
 from ..constants import ErrorDomain, ErrorNumber
 from ..errors import error, libvirtError
@@ -253,3 +254,133 @@ def error_from_code(rc: int, what: str, domain: int = ErrorDomain.NONE, *,
     code = _ERRNO_CODE.get(err, ErrorNumber.SYSTEM_ERROR)
     exc: libvirtError = error(code, domain, f"{what}: {os.strerror(err)}", int1=err)
     return exc
+
+
+# ---- QMP monitor socket I/O (csrc/qmp.h) ----
+
+QMP_OTHER = 0
+QMP_RETURN = 1
+QMP_ERROR = 2
+QMP_EVENT = 3
+QMP_GREETING = 4
+QMP_NOT_OBJECT = 5
+QMP_ID_ABSENT = 0
+QMP_ID_INT = 1
+QMP_ID_OTHER = 2
+QMP_MAX_DEPTH = 512
+QMP_MAX_BUF = 268435456
+QMP_INITIAL_BUF = 65536
+QMP_MAX_FDS = 16
+
+
+class QmpMessage(NamedTuple):
+    """One line from (or a JSON text given to) the QMP hot path, classified.
+
+    `line` is the JSON text without its line end; `kind` a QMP_* kind; `has_id` a
+    QMP_ID_* value with the integer in `id`; `event` the event name (QMP_EVENT only);
+    `first` the offset of the first non-blank byte and `nonempty` 1 for an object with
+    at least one key (for injecting an "id" into a caller's command without
+    re-serialising it).
+    """
+
+    line: bytes
+    kind: int
+    has_id: int
+    id: int
+    event: str | None
+    first: int
+    nonempty: int
+
+
+class QmpChannel(Protocol):
+    """One QMP connection: a socket plus its receive buffer.  Used by one thread at a
+    time.  Failures raise OSError with the errno (TimeoutError at a deadline,
+    ConnectionResetError when QEMU closed the socket, EPROTO for a line that is not
+    JSON); deadlines are in ms, < 0 for none."""
+
+    def fileno(self) -> int: ...
+
+    def send(self, data: bytes, timeout_ms: int) -> None: ...
+
+    def send_fds(self, data: bytes, fds: Sequence[int], timeout_ms: int) -> None:
+        """send() with file descriptors passed along (SCM_RIGHTS), for QMP getfd."""
+        ...
+
+    def recv(self, timeout_ms: int) -> QmpMessage:
+        """The next message (0: only one already buffered or readable now, else
+        BlockingIOError)."""
+        ...
+
+    def transact(self, data: bytes, timeout_ms: int) -> QmpMessage:
+        """send() then recv(): the first message that arrives (maybe an event)."""
+        ...
+
+    def buffered(self) -> bool:
+        """Whether unread bytes are buffered (a complete line may be among them)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Qmp(Protocol):
+    """The QMP hot path: connections and JSON classification."""
+
+    def connect(self, path: str, timeout_ms: int) -> QmpChannel: ...
+
+    def adopt(self, fd: int) -> QmpChannel:
+        """A channel on an already connected unix socket fd (the channel owns it)."""
+        ...
+
+    def classify(self, data: bytes) -> QmpMessage:
+        """Classify one JSON text; OSError(EPROTO) when it is not valid JSON."""
+        ...
+
+
+# ---- memory peek (csrc/mempeek.h) ----
+
+MP_PAGING_NONE = 0
+MP_PAGING_32 = 1
+MP_PAGING_PAE = 2
+MP_PAGING_4LEVEL = 3
+MP_PAGING_5LEVEL = 4
+MP_MAX_REGIONS = 16
+
+
+class MemRegion(NamedTuple):
+    """Guest-physical [gpa, gpa+size) is at `offset` in the RAM file."""
+
+    gpa: int
+    size: int
+    offset: int
+
+
+class GuestRAM(Protocol):
+    """A read-only shared mapping of one guest's RAM file.  Reads outside the region
+    table raise OSError(EFAULT) (ask QEMU instead); an unmapped virtual page raises
+    OSError(ENXIO)."""
+
+    @property
+    def size(self) -> int: ...
+
+    def read_phys(self, gpa: int, size: int) -> bytes: ...
+
+    def read_virt(self, cr3: int, mode: int, pse: bool, va: int, size: int) -> bytes: ...
+
+    def translate(self, cr3: int, mode: int, pse: bool, va: int) -> int: ...
+
+    def close(self) -> None: ...
+
+
+class MemPeek(Protocol):
+    """The memory-peek hot path."""
+
+    def open(self, path: str, min_size: int, regions: Sequence[MemRegion]) -> GuestRAM: ...
+
+
+__all__ += [
+    "QMP_OTHER", "QMP_RETURN", "QMP_ERROR", "QMP_EVENT", "QMP_GREETING", "QMP_NOT_OBJECT",
+    "QMP_ID_ABSENT", "QMP_ID_INT", "QMP_ID_OTHER", "QMP_MAX_DEPTH", "QMP_MAX_BUF",
+    "QMP_INITIAL_BUF", "QMP_MAX_FDS", "QmpMessage", "QmpChannel", "Qmp",
+    "MP_PAGING_NONE", "MP_PAGING_32", "MP_PAGING_PAE", "MP_PAGING_4LEVEL", "MP_PAGING_5LEVEL",
+    "MP_MAX_REGIONS", "MemRegion", "GuestRAM", "MemPeek",
+]

@@ -1,0 +1,161 @@
+"""One embedded root's driver state, shared by every connection a process opens on it.
+
+A QemuNode owns the root (the flock in state.OwnerLock), the domain list, the event
+callbacks, the watcher thread, the probed capabilities, and the per-run state of each
+active domain (`Proc`, the domain object's `priv`).  Locking, as in libvirt's qemu
+driver: `node.lock` guards the domain list and every field of every domain object and
+is only ever held briefly, never across a QMP call; a domain's `job` lock serialises
+the API calls that change or query one domain (calls on different domains run in
+parallel); QMP clients have their own lock.  Order: job, then a QMP client, then
+node.lock.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..._twins.abc import GuestRAM
+from ...constants import DomainEventID, ErrorDomain, ErrorNumber
+from ...errors import error
+from ...events import EventState
+from ..domobj import DomainObj, DomainObjList
+from .caps import QemuCaps, default_emulator, load_caps
+from .monitor import Watcher
+from .process import kvm_usable
+from .qmp import QMPClient
+from .state import OwnerLock, RootLayout, Status
+
+__all__ = ["QemuNode", "Proc", "JOB_TIMEOUT"]
+
+log = logging.getLogger(__name__)
+Q = ErrorDomain.QEMU
+JOB_TIMEOUT = 30.0      # libvirt's QEMU_JOB_WAIT_TIME
+
+
+@dataclass(eq=False)
+class Proc:
+    """One run of one domain: its QEMU process and monitor (DomainObj.priv)."""
+
+    pid: int
+    pidfd: int
+    pid_start: int | None
+    monitor_path: str
+    log_path: str
+    mon: QMPClient
+    child: bool                         # spawned by this process (we reap it)
+    status: Status
+    ram_path: str | None = None
+    ram_regions: list[tuple[int, int, int]] = field(default_factory=list)
+    ram: GuestRAM | None = None         # mapped on first memory peek
+    paused_reason: int = 0              # what the next STOP means (priv->pausedReason)
+    running_reason: int = 0             # what the next RESUME means (priv->runningReason)
+    being_destroyed: bool = False
+    fake_reboot: bool = False           # a SHUTDOWN is a reboot (virDomainReboot, ACPI)
+    paused_shutdown: bool = False
+    exited: threading.Event = field(default_factory=threading.Event)
+    stopped: bool = False               # the run has been finalised
+
+
+class QemuNode:
+    """The state of one embedded root in this process."""
+
+    def __init__(self, uri: str, root: str) -> None:
+        self.uri = uri
+        self.layout = RootLayout(root)
+        try:
+            self.owner = OwnerLock(self.layout, uri)
+        except BaseException:
+            self.layout.close()
+            raise
+        self.lock = threading.RLock()
+        self.domains = DomainObjList()
+        self.events = EventState()
+        self.emulator = default_emulator()
+        self.kvm_ok, self.kvm_why = kvm_usable()
+        self._caps: QemuCaps | None = None
+        self._caps_lock = threading.Lock()
+        self.last_id = self.layout.last_id()
+        self.watcher = Watcher()
+        self.closed = False
+        self.engine: Any = None         # the QemuDriver that monitor events run on
+
+    # -- capabilities -------------------------------------------------------------------
+    def caps(self) -> QemuCaps:
+        with self._caps_lock:
+            if self._caps is None:
+                self._caps = load_caps(self.emulator, self.kvm_ok, self.layout.cache)
+            return self._caps
+
+    # -- ids, jobs, events --------------------------------------------------------------
+    def new_id(self) -> int:
+        with self.lock:
+            used = set(self.domains.by_id)
+            nid = self.last_id + 1
+            while nid in used:
+                nid += 1
+            self.last_id = nid
+            self.layout.save_last_id(nid)
+            return nid
+
+    @contextlib.contextmanager
+    def job(self, o: DomainObj, what: str = "") -> Iterator[None]:
+        """Hold the domain's job lock (libvirt's qemuDomainObjBeginJob, 30 s wait)."""
+        if not o.job.acquire(timeout=JOB_TIMEOUT):
+            raise error(ErrorNumber.OPERATION_TIMEOUT, Q,
+                        f"cannot acquire state change lock{f' for {what}' if what else ''}")
+        try:
+            yield
+        finally:
+            o.job.release()
+
+    def lifecycle(self, o: DomainObj, event: int, detail: int) -> None:
+        self.events.queue("domain", DomainEventID.LIFECYCLE, o.ref(), int(event), int(detail))
+
+    def reboot_event(self, o: DomainObj) -> None:
+        self.events.queue("domain", DomainEventID.REBOOT, o.ref())
+
+    def save_status(self, o: DomainObj) -> None:
+        """Write the live status of an active domain (libvirt's qemuDomainSaveStatus)."""
+        p: Proc | None = o.priv
+        if p is None or p.stopped:
+            return
+        st = p.status
+        st.id, st.state, st.reason = o.id, int(o.state), int(o.reason)
+        st.persistent = o.persistent
+        st.paused_shutdown = p.paused_shutdown
+        try:
+            self.layout.write_status(st)
+        except OSError as e:
+            log.warning("cannot write status of %s: %s", o.name, e)
+
+    # -- shutting down ------------------------------------------------------------------
+    def close(self) -> None:
+        """Release the root: guests keep running (a later owner reattaches)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.watcher.close()
+        with self.lock:
+            objs = list(self.domains)
+        for o in objs:
+            p: Proc | None = o.priv
+            if p is None:
+                continue
+            p.mon.close()
+            if p.ram is not None:
+                p.ram.close()
+            try:
+                os.close(p.pidfd)
+            except OSError:
+                pass
+        self.events.close()
+        self.owner.release()
+        self.layout.close()
+
+    def info(self) -> dict[str, Any]:
+        return {"root": self.layout.root, "kvm": self.kvm_ok, "emulator": self.emulator}
