@@ -862,6 +862,40 @@ class Domain(DomainBase):
             raise _range_error('flags', 'virDomainMemoryPeek', 'flags in virDomainMemoryPeek must include either VIR_MEMORY_VIRTUAL or VIR_MEMORY_PHYSICAL', _FROM_DOMAIN)
         return drv.domain_memory_peek(self, start, size, flags)
 
+    def qemu_monitor_command(self, cmd: str, flags: int = 0) -> str:
+        """Send a command to the QEMU monitor: QMP JSON text, or HMP text with flags=1; returns QEMU's reply.
+
+        Like C virDomainQemuMonitorCommand.
+        """
+        c = self._conn
+        drv = c._hv
+        if drv is None:
+            raise c._invalid('virDomainQemuMonitorCommand')
+        if c._ro:
+            raise _denied('virDomainQemuMonitorCommand', _FROM_DOMAIN)
+        if not isinstance(cmd, str):
+            raise _arg_error('cmd', 'virDomainQemuMonitorCommand', 'a string', cmd, _FROM_DOMAIN)
+        if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
+            raise _arg_error('flags', 'virDomainQemuMonitorCommand', 'an unsigned integer', flags, _FROM_DOMAIN)
+        return drv.domain_qemu_monitor_command(self, cmd, flags)
+
+    def open_console(self, dev_name: str | None = None, flags: int = 0) -> Any:
+        """A connected byte stream to the domain's console or the named serial/console device (None: the first console).
+
+        Like C virDomainOpenConsole.
+        """
+        c = self._conn
+        drv = c._hv
+        if drv is None:
+            raise c._invalid('virDomainOpenConsole')
+        if c._ro:
+            raise _denied('virDomainOpenConsole', _FROM_DOMAIN)
+        if dev_name is not None and (not isinstance(dev_name, str)):
+            raise _arg_error('dev_name', 'virDomainOpenConsole', 'a string', dev_name, _FROM_DOMAIN)
+        if not isinstance(flags, int) or not 0 <= flags <= 4294967295:
+            raise _arg_error('flags', 'virDomainOpenConsole', 'an unsigned integer', flags, _FROM_DOMAIN)
+        return drv.domain_open_console(self, dev_name, flags)
+
     def create(self, flags: int = 0) -> None:
         """Start the defined domain.
 

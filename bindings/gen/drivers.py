@@ -22,7 +22,7 @@ def _slot(slot: str, ms: list[Method]) -> list[str]:
     if m.cls in HANDLE_ARG:
         params.append(f"{HANDLE_ARG[m.cls]}: {HANDLE_OF[m.cls]}")
     params += [f"{a.name}: {slot_hint(a.type, False)}" for a in m.args]
-    callers = ", ".join(c.name for mm in ms for c in mm.c)
+    callers = ", ".join(c.name for mm in ms for c in mm.c) or m.primary_c
     return [f"    def {slot}({', '.join(params)}) -> {slot_hint(m.ret, True)}:",
             f'        """{m.doc} ({callers})"""',
             f"        raise no_support({m.primary_c!r}, {ORIGIN[m.table]})", ""]

@@ -67,10 +67,13 @@ class Method:
     arg_rules: dict[str, tuple[str, str]] = field(default_factory=dict)
     # (flag bits, what) refused on read-only connections, e.g. (1, "secure flag")
     ro_flags: tuple[int, str] | None = None
+    # the C name errors cite when no `c` entry maps onto the method (its C and
+    # libvirt-python forms have another shape, e.g. virDomainOpenConsole takes a stream)
+    cname: str = ""
 
     @property
     def primary_c(self) -> str:
-        return self.c[0].name
+        return self.c[0].name if self.c else self.cname
 
     def free_args(self, c: CName) -> tuple[Arg, ...]:
         """The arguments the C/lv call still takes once its bound ones are fixed."""
@@ -153,7 +156,7 @@ def load() -> API:
             raise ValueError(f"unknown class {cls!r}")
         for py, m in methods.items():
             unknown = set(m) - {"args", "ret", "slot", "table", "write", "doc", "c", "handwritten",
-                                  "module", "rules", "ro_flags"}
+                                  "module", "rules", "ro_flags", "cname"}
             if unknown:
                 raise ValueError(f"{cls}.{py}: unknown keys {sorted(unknown)}")
             args = tuple(parse_arg(a, names) for a in m["args"])
@@ -172,7 +175,10 @@ def load() -> API:
                 write=bool(m.get("write", False)), doc=m["doc"], c=cnames,
                 handwritten=bool(m.get("handwritten", False)), module=m.get("module", ""),
                 arg_rules={k: (v[0], v[1]) for k, v in m.get("rules", {}).items()},
-                ro_flags=tuple(m["ro_flags"]) if "ro_flags" in m else None)  # type: ignore[arg-type]
+                ro_flags=tuple(m["ro_flags"]) if "ro_flags" in m else None,  # type: ignore[arg-type]
+                cname=m.get("cname", ""))
+            if not method.c and not method.handwritten and not method.cname:
+                raise ValueError(f"{cls}.{py}: no `c` entry: give `cname` for its errors")
             if not method.handwritten and not method.slot:
                 raise ValueError(f"{cls}.{py}: needs a slot or handwritten = true")
             api.methods.append(method)

@@ -38,6 +38,8 @@ def _signature(m: Method) -> str:
 def _docstring(m: Method, indent: str) -> list[str]:
     cnames = ", ".join(c.name for c in m.c)
     lv = ", ".join(f"{LV_CLASS.get(m.cls, 'libvirt')}.{c.lv}" for c in m.c)
+    if not m.c:     # pyvirt's own shape of a libvirt call (see the description's `cname`)
+        return [f'{indent}"""{m.doc}', "", f"{indent}Like C {m.cname}.", f'{indent}"""']
     return [f'{indent}"""{m.doc}', "", f"{indent}C: {cnames}. libvirt-python: {lv}.",
             f'{indent}"""']
 

@@ -200,6 +200,14 @@ class HypervisorDriver(Driver):
         """Read size bytes of guest memory at start (flags: MEMORY_VIRTUAL or MEMORY_PHYSICAL). (virDomainMemoryPeek)"""
         raise no_support('virDomainMemoryPeek', ErrorDomain.DOMAIN)
 
+    def domain_open_console(self, dom: DomainHandle, dev_name: str | None, flags: int) -> Any:
+        """A connected byte stream to the domain's console or the named serial/console device (None: the first console). (virDomainOpenConsole)"""
+        raise no_support('virDomainOpenConsole', ErrorDomain.DOMAIN)
+
+    def domain_qemu_monitor_command(self, dom: DomainHandle, cmd: str, flags: int) -> str:
+        """Send a command to the QEMU monitor: QMP JSON text, or HMP text with flags=1; returns QEMU's reply. (virDomainQemuMonitorCommand)"""
+        raise no_support('virDomainQemuMonitorCommand', ErrorDomain.DOMAIN)
+
     def domain_reboot(self, dom: DomainHandle, flags: int) -> None:
         """Ask the guest to reboot. (virDomainReboot)"""
         raise no_support('virDomainReboot', ErrorDomain.DOMAIN)
@@ -557,6 +565,8 @@ SLOTS = {
     'domain_managed_save': 'hypervisor',
     'domain_managed_save_remove': 'hypervisor',
     'domain_memory_peek': 'hypervisor',
+    'domain_open_console': 'hypervisor',
+    'domain_qemu_monitor_command': 'hypervisor',
     'domain_reboot': 'hypervisor',
     'domain_rename': 'hypervisor',
     'domain_reset': 'hypervisor',

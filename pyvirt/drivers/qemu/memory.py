@@ -63,7 +63,9 @@ def peek_via_qemu(node: QemuNode, mon: QMPClient, start: int, size: int, virtual
     fd, path = tempfile.mkstemp(prefix="pyvirt-mem.", dir=_tmpdir(node))
     os.close(fd)
     try:
-        args = {"val": start, "size": size, "filename": path}
+        # QAPI's 'int' is int64: an upper-half (kernel) address goes as a negative number
+        val = start - (1 << 64) if start >= 1 << 63 else start
+        args = {"val": val, "size": size, "filename": path}
         if virtual:
             args["cpu-index"] = 0
         try:
