@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from .. import eventloop
 from ..constants import EventHandleType
 from ..rpc.packet import FrameError, FrameReader, Packet, parse_packet
+from ..rpc.program import Program
 
 if TYPE_CHECKING:
     from .._api import Connection
@@ -59,6 +60,7 @@ class ServerClient:
         # session state (set by the procedures in procs.py)
         self.conn: Connection | None = None
         self.uri_name = ""                # what CONNECT_OPEN asked for (CONNECT_GET_URI)
+        self.inline = False               # its driver's queries may run on the loop thread
         self.keepalive = False            # asked for feature 10: answer and send PINGs
         self.callbacks: dict[int, Any] = {}   # server callback ID -> registration info
         self.legacy_events: dict[int, int] = {}  # old-style eventID -> callback ID
@@ -69,6 +71,7 @@ class ServerClient:
         # write lock too; plain sockets read and write concurrently.
         self._rlock = self._wlock if self._tls else threading.Lock()
         self._tx: deque[memoryview] = deque()
+        self._backlog: deque[tuple[Packet, Program]] = deque()
         self._tx_bytes = 0
         self._watch = -1
         self._events = _READ
@@ -90,7 +93,8 @@ class ServerClient:
             eventloop.update_handle(self._watch, events)
 
     def _want(self) -> int:
-        ev = 0 if self.inflight >= self.server.config.max_client_requests else _READ
+        busy = self._backlog or self.inflight >= self.server.config.max_client_requests
+        ev = 0 if busy else _READ
         return ev | (_WRITE if self._tx else 0)
 
     # -- reading ------------------------------------------------------------------------
@@ -136,17 +140,29 @@ class ServerClient:
             self.close()
 
     # -- calls in flight ----------------------------------------------------------------
-    def call_started(self) -> None:
+    def admit(self, pkt: Packet, prog: Program) -> bool:
+        """Count a call in, or keep it for later when max_client_requests run already
+        (one read may bring many calls: they wait here, and the socket is not read)."""
         with self._wlock:
+            if self.inflight >= self.server.config.max_client_requests:
+                self._backlog.append((pkt, prog))
+                return False
             self.inflight += 1
             self._set_events(self._want())
+            return True
 
     def call_done(self) -> None:
+        """A call finished: start the next one kept back, or read the socket again."""
         with self._wlock:
             self.inflight -= 1
+            nxt = self._backlog.popleft() if self._backlog and not self.closed else None
+            if nxt is not None:
+                self.inflight += 1
             self._set_events(self._want())
             finalize = self.closed and self.inflight == 0 and not self._finalized
-        if finalize:
+        if nxt is not None:
+            self.server.dispatcher.start(self, *nxt, inline=False)
+        elif finalize:
             self._finalize()
 
     # -- writing ------------------------------------------------------------------------

@@ -68,8 +68,15 @@ def connect_open(client: ServerClient, a: P.RemoteConnectOpenArgs) -> None:
     local = client.server.local_uri(name)
     client.conn = Connection(local, flags)
     client.uri_name = name
+    hv = client.conn._hv
+    client.inline = hv is not None and hv.name in _inline_drivers()
     log.info("client %s: opened %s%s", client.ident, name,
              " read-only" if flags & ConnectFlags.RO else "")
+
+
+def _inline_drivers() -> frozenset[str]:
+    from .dispatch import INLINE_DRIVERS
+    return INLINE_DRIVERS
 
 
 def connect_close(client: ServerClient, a: None) -> None:
@@ -336,3 +343,8 @@ HANDLERS: dict[tuple[int, int], Handler] = {
     (REMOTE, R.DOMAIN_RESTORE_PARAMS): domain_restore_params,
     (QEMU, Q.DOMAIN_MONITOR_COMMAND): qemu_monitor_command,
 }
+
+# Hand-written queries a loop thread may run (see dispatch.QUICK)
+QUICK = frozenset({R.CONNECT_GET_URI, R.CONNECT_SUPPORTS_FEATURE, R.AUTH_LIST,
+                   R.DOMAIN_GET_VCPUS, R.NODE_GET_CPU_MAP,
+                   R.CONNECT_REGISTER_CLOSE_CALLBACK, R.CONNECT_UNREGISTER_CLOSE_CALLBACK})

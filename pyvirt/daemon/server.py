@@ -14,6 +14,7 @@ on the next start (issue 4 "Daemon restart").
 from __future__ import annotations
 
 import fcntl
+import importlib
 import importlib.util
 import logging
 import os
@@ -83,14 +84,13 @@ class Server:
         u = parse_uri(name)
         if u.is_remote:
             raise error(ErrorNumber.NO_CONNECT, ErrorDomain.RPC,
-                        f"{name}: pyvirtd does not relay to other hosts")
+                        f"{name} (pyvirtd does not relay to other hosts)")
         if u.driver == "qemu" and u.path in ("/system", "/session") and _has_qemu():
             # the daemon's qemu driver keeps its state under DIR/qemu
             return f"qemu:///embed?root={self.config.root / 'qemu'}"
         if u.driver == "test" and u.path:
             return name
-        raise error(ErrorNumber.NO_CONNECT, ErrorDomain.RPC,
-                    f"no connection driver available for {name}")
+        raise error(ErrorNumber.NO_CONNECT, ErrorDomain.RPC, name)
 
     def uid_allowed(self, uid: int | None) -> bool:
         """Root and the daemon's owner may use the read-write socket (SO_PEERCRED)."""
@@ -367,9 +367,12 @@ class Server:
 
 
 def _has_qemu() -> bool:
+    """Whether pyvirt's qemu driver is installed (and importable: it may be mid-write)."""
     try:
-        return importlib.util.find_spec("pyvirt.drivers.qemu") is not None
-    except (ImportError, ValueError):
+        if importlib.util.find_spec("pyvirt.drivers.qemu") is None:
+            return False
+        return hasattr(importlib.import_module("pyvirt.drivers.qemu"), "open")
+    except Exception:
         return False
 
 

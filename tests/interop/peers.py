@@ -1,0 +1,248 @@
+"""Daemons for tests and benches: a private pyvirtd and a private libvirtd, stopped by PID.
+
+PyvirtdProcess runs `python -m pyvirt.daemon --root DIR --foreground` with everything under
+DIR, TCP on 127.0.0.1 with a port the kernel picks (read back from DIR/run/pyvirtd.listen).
+
+LibvirtdProcess runs the real libvirtd exactly as shared/PEERS.md says: in its own mount
+namespace (`unshare -m --propagation private`) with private directories bind-mounted over
+/run/libvirt, /var/lib/libvirt, /etc/libvirt, /var/cache/libvirt and /var/log/libvirt, a
+private libvirtd.conf (TCP on loopback, auth none) and qemu.conf (root, no security
+driver, stdio_handler file). The machine's own libvirt state is never touched. Its unix
+socket is visible from outside at DIR/run/libvirt-sock (the bind mount's source).
+
+Both stop with SIGTERM to the PID the test started, then SIGKILL after a grace period.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _connectable(path: str) -> bool:
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def _tcp_open(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+def stop_pid(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    """SIGTERM the process we started, SIGKILL it if it lingers; reap it."""
+    if proc.poll() is None:
+        try:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        except ProcessLookupError:
+            pass
+
+
+class PyvirtdProcess:
+    """A pyvirtd with its root in `root`, listening on unix sockets and loopback TCP."""
+
+    def __init__(self, root: Path, *, config: str | None = None, tcp: bool = True,
+                 tls_port: int | None = None, extra: list[str] | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.config_text = config
+        self.tcp = tcp
+        self.tls_port = tls_port
+        self.extra = extra or []
+        self.env = env
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self.sock = str(self.root / "run" / "libvirt-sock")
+        self.sock_ro = str(self.root / "run" / "libvirt-sock-ro")
+
+    @property
+    def log(self) -> Path:
+        return self.root / "pyvirtd.stderr"
+
+    def uri(self, driver: str = "test", path: str = "/default", transport: str = "unix",
+            readonly: bool = False) -> str:
+        if transport == "unix":
+            sock = self.sock_ro if readonly else self.sock
+            return f"{driver}+unix://{path}?socket={sock}"
+        if transport == "tls":
+            return f"{driver}+tls://127.0.0.1:{self.tls_port}{path}"
+        return f"{driver}+tcp://127.0.0.1:{self.port}{path}"
+
+    def start(self, timeout: float = 20.0) -> PyvirtdProcess:
+        argv = [PYTHON, "-m", "pyvirt.daemon", "--root", str(self.root), "--foreground",
+                "--verbose"]
+        if self.tcp:
+            argv += ["--listen", "127.0.0.1:0"]
+        if self.tls_port:
+            argv += ["--tls-listen", f"127.0.0.1:{self.tls_port}"]
+        if self.config_text is not None:
+            cfg = self.root / "pyvirtd.conf"
+            cfg.write_text(self.config_text)
+            argv += ["--config", str(cfg)]
+        argv += self.extra
+        listen = self.root / "run" / "pyvirtd.listen"
+        if listen.exists():
+            listen.unlink()
+        env = dict(os.environ, PYTHONPATH=str(ROOT), **(self.env or {}))
+        with open(self.log, "ab") as err:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err,
+                                         stderr=err, env=env, cwd=str(ROOT))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"pyvirtd exited with {self.proc.returncode}: "
+                                   f"{self.log.read_text()[-2000:]}")
+            if listen.exists():
+                # where it listens: "unix PATH", "unix-ro PATH", "tcp HOST PORT"
+                for line in listen.read_text().splitlines():
+                    kind, *rest = line.split()
+                    if kind == "tcp":
+                        self.port = int(rest[1])
+                    elif kind == "unix":
+                        self.sock = rest[0]
+                    elif kind == "unix-ro":
+                        self.sock_ro = rest[0]
+                if _connectable(self.sock):
+                    return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"pyvirtd did not start: {self.log.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_pid(self.proc)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would (the daemon-restart tests)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self) -> PyvirtdProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+LIBVIRTD_CONF = """listen_tls = 0
+listen_tcp = 1
+listen_addr = "127.0.0.1"
+tcp_port = "{port}"
+auth_tcp = "none"
+auth_unix_rw = "none"
+auth_unix_ro = "none"
+"""
+QEMU_CONF = """user = "root"
+group = "root"
+dynamic_ownership = 0
+remember_owner = 0
+security_driver = "none"
+stdio_handler = "file"
+"""
+_MOUNTS = {"run": "/run/libvirt", "lib": "/var/lib/libvirt", "etc": "/etc/libvirt",
+           "cache": "/var/cache/libvirt", "log": "/var/log/libvirt"}
+
+
+def libvirtd_available() -> str | None:
+    """Why a private libvirtd cannot run here, or None when it can."""
+    for tool in ("libvirtd", "unshare"):
+        if shutil.which(tool) is None and not os.path.exists(f"/usr/sbin/{tool}"):
+            return f"{tool} is not installed"
+    if os.geteuid() != 0:
+        return "a private libvirtd needs root (mount namespace)"
+    for target in _MOUNTS.values():
+        if not os.path.isdir(target):
+            return f"{target} does not exist to bind a private directory over"
+    return None
+
+
+class LibvirtdProcess:
+    """The real libvirtd with private state in `root`, on 127.0.0.1:port."""
+
+    def __init__(self, root: Path, port: int | None = None) -> None:
+        self.root = Path(root)
+        self.port = port or free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def sock(self) -> str:
+        return str(self.root / "run" / "libvirt-sock")
+
+    def uri(self, driver: str = "qemu", path: str = "/system", transport: str = "tcp") -> str:
+        if transport == "unix":
+            return f"{driver}+unix://{path}?socket={self.sock}"
+        return f"{driver}+tcp://127.0.0.1:{self.port}{path}"
+
+    def start(self, timeout: float = 30.0) -> LibvirtdProcess:
+        for sub in _MOUNTS:
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        (self.root / "log" / "qemu").mkdir(exist_ok=True)
+        (self.root / "etc" / "libvirtd.conf").write_text(LIBVIRTD_CONF.format(port=self.port))
+        (self.root / "etc" / "qemu.conf").write_text(QEMU_CONF)
+        # libvirtd 9.0 looks up its build-time user libvirt-qemu before it reads
+        # qemu.conf; the namespace gets a passwd/group with that user, the host's stay
+        for name, line in (("passwd", "libvirt-qemu:x:64055:64055::/var/lib/libvirt:/bin/false"),
+                           ("group", "libvirt-qemu:x:64055:")):
+            text = Path(f"/etc/{name}").read_text()
+            if "\nlibvirt-qemu:" not in "\n" + text:
+                text = text.rstrip("\n") + "\n" + line + "\n"
+            (self.root / name).write_text(text)
+        mounts = [(str(self.root / sub), target) for sub, target in _MOUNTS.items()]
+        mounts += [(str(self.root / n), f"/etc/{n}") for n in ("passwd", "group")]
+        binds = " && ".join(f"mount --bind {src} {dst}" for src, dst in mounts)
+        libvirtd = shutil.which("libvirtd") or "/usr/sbin/libvirtd"
+        script = (f"{binds} && exec {libvirtd} --listen -f /etc/libvirt/libvirtd.conf "
+                  f"-p {self.root / 'libvirtd.pid'}")
+        with open(self.root / "libvirtd.stderr", "ab") as err:
+            self.proc = subprocess.Popen(["unshare", "-m", "--propagation", "private",
+                                          "sh", "-c", script],
+                                         stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("libvirtd exited: " +
+                                   (self.root / "libvirtd.stderr").read_text()[-2000:])
+            if _connectable(self.sock) and _tcp_open(self.port):
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("libvirtd did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_pid(self.proc, grace=15)
+
+    def __enter__(self) -> LibvirtdProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
