@@ -68,22 +68,50 @@ def _filter(ctl: Control, doms: list[Any], flags: int) -> list[Any]:
     return kept
 
 
+def _old_style(ctl: Control, flags: int) -> list[Any]:
+    """Domains from the pre-0.9.13 calls: running IDs, then defined names."""
+    c = ctl.c
+    doms = []
+    try:
+        if not flags & (_ACTIVE | _INACTIVE) or flags & _ACTIVE:
+            for ident in c.list_domain_ids():
+                try:
+                    doms.append(c.lookup_domain_by_id(ident))
+                except libvirtError:
+                    continue  # gone meanwhile
+        if not flags & (_ACTIVE | _INACTIVE) or flags & _INACTIVE:
+            for name in c.list_defined_domains():
+                try:
+                    doms.append(c.lookup_domain_by_name(name))
+                except libvirtError:
+                    continue
+    except libvirtError as e:
+        ctl.save_error(e)
+        which = "active" if flags & _ACTIVE else "inactive"
+        raise ctl.fail(f"Failed to list {which} domains") from None
+    return doms
+
+
 def collect_domains(ctl: Control, flags: int) -> list[Any]:
-    """The domains matching `flags`, running ones by ID then the others by name."""
+    """The domains matching `flags`, running ones by ID then the others by name
+    (virshDomainListCollect, with its fallbacks for drivers that lack the filters)."""
     try:
         doms = list(ctl.c.list_all_domains(flags))
     except libvirtError as e:
-        if e.code not in (_NO_SUPPORT, _INVALID_ARG):
+        ctl.reset_error()
+        if e.code == _NO_SUPPORT:
+            doms = _filter(ctl, _old_style(ctl, flags), flags)
+        elif e.code == _INVALID_ARG:
+            # a driver that does not know some filter: ask for less, filter here
+            try:
+                doms = list(ctl.c.list_all_domains(flags & (_ACTIVE | _INACTIVE)))
+            except libvirtError as e2:
+                ctl.save_error(e2)
+                raise ctl.fail("Failed to list domains") from None
+            doms = _filter(ctl, doms, flags)
+        else:
             ctl.save_error(e)
             raise ctl.fail("Failed to list domains") from None
-        # a driver that does not know some filter: ask for less, filter here
-        ctl.reset_error()
-        try:
-            doms = list(ctl.c.list_all_domains(flags & (_ACTIVE | _INACTIVE)))
-        except libvirtError as e2:
-            ctl.save_error(e2)
-            raise ctl.fail("Failed to list domains") from None
-        doms = _filter(ctl, doms, flags)
 
     def key(dom: Any) -> tuple[int, int, str]:
         return (0, dom.id, "") if dom.id >= 0 else (1, 0, dom.name.casefold())

@@ -95,15 +95,16 @@ def run_console(ctl: Control, dom: Domain, devname: str | None, resume: bool,
         tty = False
     if not tty:
         raise ctl.fail("Cannot run interactive console without a controlling TTY")
-    # open before announcing: pyvirt may not offer consoles, and then nothing was attached
-    stream = ctl.call(_open_console, dom, devname, flags)
     escape = ctl.escape_char
+    # announced before the console is opened, as virsh does (so a failure to open it
+    # follows the announcement there too)
     ctl.print_extra(f"Connected to domain '{dom.name}'\n")
     ctl.print_extra(f"Escape character is {escape}")
     if escape.startswith("^") and len(escape) == 2:
         ctl.print_extra(f" (Ctrl + {escape[1]})")
     ctl.print_extra("\n")
     ctl.flush()
+    stream = ctl.call(_open_console, dom, devname, flags)
     if resume:
         ctl.call(dom.resume)
     import termios

@@ -67,3 +67,47 @@ def test_refusals_as_virsh(pyvirsh: object, cmd: str) -> None:
     args = ["-c", "test:///default", cmd]
     ours: Result = pyvirsh(args)  # type: ignore[operator]
     assert ours == run_virsh(args)
+
+
+def _on_a_terminal(argv: list[str]) -> tuple[str, int]:
+    """Run argv with a pseudo-terminal as its stdin/stdout; its output and exit status."""
+    import pty
+    import select
+
+    from .conftest import _env
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.execve(argv[0], argv, _env())
+    out = b""
+    while True:
+        ready, _, _ = select.select([fd], [], [], 60)
+        if not ready:
+            break
+        try:
+            data = os.read(fd, 4096)
+        except OSError:   # the child closed the terminal
+            break
+        if not data:
+            break
+        out += data
+    os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    return out.decode(), os.waitstatus_to_exitcode(status)
+
+
+@needs_virsh
+@pytest.mark.interop
+def test_console_on_a_terminal_as_virsh() -> None:
+    """On a terminal both announce the console, then fail to open it the same way (the
+    test driver has no consoles; pyvirt has no console streams yet)."""
+    import sys
+
+    from .conftest import VIRSH
+    assert VIRSH is not None
+    args = ["-c", "test:///default", "console test"]
+    theirs, their_rc = _on_a_terminal([VIRSH, *args])
+    ours, our_rc = _on_a_terminal([sys.executable, "-m", "pyvirt.cli", *args])
+    # libvirt's client may add a polkit notice on a terminal; it is not virsh's output
+    theirs = "".join(line for line in theirs.splitlines(True) if "polkit" not in line)
+    assert (ours, our_rc) == (theirs, their_rc)
+    assert "virDomainOpenConsole" in ours

@@ -74,3 +74,47 @@ def test_version() -> None:
     assert main(["-v"], stdout=out) == 0 and out.getvalue() == "9.0.0\n"
     out = io.StringIO()
     assert main(["-V"], stdout=out) == 0 and "libvirt API 9.0.0" in out.getvalue()
+
+
+class _Dom:
+    def __init__(self, name: str, ident: int, persistent: bool) -> None:
+        self.name, self.id, self._persistent = name, ident, persistent
+
+    def is_persistent(self) -> bool:
+        return self._persistent
+
+
+class _OldConn:
+    """A connection whose driver lacks virConnectListAllDomains (and its filters)."""
+
+    def __init__(self) -> None:
+        self.doms = {"b": _Dom("b", -1, True), "A": _Dom("A", -1, False), "r": _Dom("r", 7, True),
+                     "q": _Dom("q", 3, False)}
+
+    def list_all_domains(self, flags: int) -> list[object]:
+        from pyvirt.constants import ErrorDomain, ErrorNumber
+        from pyvirt.errors import error
+        raise error(ErrorNumber.NO_SUPPORT, ErrorDomain.NONE, "virConnectListAllDomains")
+
+    def list_domain_ids(self) -> list[int]:
+        return [7, 3]
+
+    def list_defined_domains(self) -> list[str]:
+        return ["b", "A"]
+
+    def lookup_domain_by_id(self, ident: int) -> _Dom:
+        return next(d for d in self.doms.values() if d.id == ident)
+
+    def lookup_domain_by_name(self, name: str) -> _Dom:
+        return self.doms[name]
+
+
+def test_list_falls_back_to_old_calls_and_filters_itself() -> None:
+    from pyvirt.cli.cmd_dommon import collect_domains
+    from pyvirt.cli.control import Control
+    ctl = Control(stdout=io.StringIO(), stderr=io.StringIO())
+    ctl.conn = _OldConn()  # type: ignore[assignment]
+    # running by ID first, then inactive by name, case-insensitively
+    assert [d.name for d in collect_domains(ctl, 1 | 2)] == ["q", "r", "A", "b"]
+    assert [d.name for d in collect_domains(ctl, 1 | 2 | 4)] == ["r", "b"]   # persistent
+    assert [d.name for d in collect_domains(ctl, 2 | 8)] == ["A"]            # transient
