@@ -111,8 +111,11 @@ def device_args(d: DomainDef, machine: str, vnc_base: int) -> DeviceArgs:
               "-device", f"virtserialport,bus=virtio-serial0.0,chardev=char{ch.alias},"
                          f"id={ch.alias}{nm}"]
     a += _inputs(d, root)
-    for g in dv.graphics:
-        a += _vnc(g, vnc_base)
+    for i, g in enumerate(dv.graphics):
+        vnc = _vnc(g, vnc_base)
+        if i:
+            vnc[1] += f",id=vnc{i}"     # QEMU keeps one unnamed display only
+        a += vnc
         out.has_display = True
     if any(r.tag == "graphics" for r in dv.other):
         raise error(ErrorNumber.CONFIG_UNSUPPORTED, Q,

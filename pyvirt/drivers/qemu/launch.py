@@ -25,7 +25,8 @@ from ..domobj import DomainObj
 from .command import LaunchSpec, assign_aliases, build_argv, memory_backing
 from .node import Proc, QemuNode
 from .process import (INCOMING_FD, MONITOR_FD, MonitorSocket, kill_and_wait, pidfd_open,
-                      process_start_time, reap, socket_path_alias, spawn, start_error)
+                      process_start_time, reap, socket_path_alias, spawn, start_error,
+                      wait_exit)
 from .qmp import QMPClient, QMPError
 from .state import Status
 
@@ -172,8 +173,11 @@ def launch(node: QemuNode, o: DomainObj, base: DomainDef,
         try:
             proc.mon.connect(socket_path_alias(mon_path, lay.run_fd), CONNECT_TIMEOUT)
         except (QMPError, OSError) as exc:
-            if isinstance(exc, OSError) or not _alive(proc):
-                kill_and_wait(pid, pidfd, 1.0)
+            # QEMU that refuses its configuration exits; give it a moment to, so that
+            # the error carries its own message rather than a dropped connection
+            exited = wait_exit(pidfd, 2.0)
+            kill_and_wait(pid, pidfd, 1.0)
+            if exited:
                 raise start_error(log_path, offset,
                                   "process exited while connecting to monitor") from None
             raise error(ErrorNumber.INTERNAL_ERROR, Q,
@@ -199,13 +203,6 @@ def launch(node: QemuNode, o: DomainObj, base: DomainDef,
     node.watcher.add_pidfd(pidfd, lambda: on_exit(o, proc))
     node.save_status(o)
     return proc
-
-
-def _alive(proc: Proc) -> bool:
-    import select
-    p = select.poll()
-    p.register(proc.pidfd, select.POLLIN)
-    return not p.poll(0)
 
 
 def _runtime_facts(mon: QMPClient, live: DomainDef) -> None:

@@ -112,6 +112,7 @@ class LifecycleSlots:
                 return
             reason = p.running_reason or DomainRunningReason.UNPAUSED
             p.running_reason = 0
+            p.vcpu_gen += 1
             if o.state != DomainState.RUNNING:
                 o.set_state(DomainState.RUNNING, reason)
                 node.lifecycle(o, Ev.RESUMED, _RESUMED_EVENT.get(reason, Resumed.UNPAUSED))
@@ -141,6 +142,7 @@ class LifecycleSlots:
         with node.lock:
             if p.stopped or o.priv is not p:
                 return
+            p.vcpu_gen += 1
             if o.state == DomainState.PAUSED and o.reason == DomainPausedReason.STARTING_UP:
                 return
             node.reboot_event(o)

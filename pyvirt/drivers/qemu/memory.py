@@ -21,7 +21,7 @@ import tempfile
 from ... import _core
 from ..._twins.abc import (MP_PAGING_4LEVEL, MP_PAGING_5LEVEL, MP_PAGING_32, MP_PAGING_NONE,
                            MP_PAGING_PAE, MemPeek, MemRegion)
-from ...constants import DomainMemoryFlags, ErrorDomain, ErrorNumber
+from ...constants import DomainMemoryFlags, DomainState, ErrorDomain, ErrorNumber
 from ...errors import error
 from ..domobj import DomainObj
 from ..handles import DomainHandle
@@ -120,15 +120,31 @@ class MemorySlots:
                 raise not_running(D)
             if size == 0:
                 return b""
-            return self._peek(p, start, size, virtual)
+            return self._peek(o, p, start, size, virtual)
 
-    def _peek(self, p: Proc, start: int, size: int, virtual: bool) -> bytes:
+    def _paging(self, o: DomainObj, p: Proc) -> tuple[int, int, bool]:
+        """vCPU 0's paging registers; kept while the domain stays paused, since a
+        paused vCPU cannot change them (any RESUME or RESET forgets them)."""
+        with self.node.lock:
+            paused = o.state == DomainState.PAUSED
+            cached = p.paging
+            gen = p.vcpu_gen
+        if paused and cached is not None and cached[0] == gen:
+            return cached[1], cached[2], cached[3]
+        cr3, mode, pse = paging_of(p.mon)
+        if paused:
+            with self.node.lock:
+                if p.vcpu_gen == gen:
+                    p.paging = (gen, cr3, mode, pse)
+        return cr3, mode, pse
+
+    def _peek(self, o: DomainObj, p: Proc, start: int, size: int, virtual: bool) -> bytes:
         ram = self._ram(p)
         if ram is not None:
             try:
                 if not virtual:
                     return ram.read_phys(start, size)  # type: ignore[attr-defined,no-any-return]
-                cr3, mode, pse = paging_of(p.mon)
+                cr3, mode, pse = self._paging(o, p)
                 return ram.read_virt(cr3, mode, pse, start, size)  # type: ignore[attr-defined,no-any-return]
             except OSError as exc:
                 if exc.errno not in (errno.EFAULT, errno.ENXIO, errno.EINVAL):

@@ -58,6 +58,8 @@ class Proc:
     fake_reboot: bool = False           # a SHUTDOWN is a reboot (virDomainReboot, ACPI)
     paused_shutdown: bool = False
     exited: threading.Event = field(default_factory=threading.Event)
+    vcpu_gen: int = 0                   # bumped whenever vCPUs may run (RESUME, RESET)
+    paging: tuple[int, int, int, bool] | None = None   # (vcpu_gen, cr3, mode, pse)
     stopped: bool = False               # the run has been finalised
 
 

@@ -1,0 +1,124 @@
+"""Helpers for the QEMU driver tests: guest XML, waiting, QEMU processes of this run."""
+from __future__ import annotations
+
+import os
+
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pyvirt.testing import COUNTER_RE, READY_LINE, GuestImage
+
+__all__ = ["guest_xml", "firmware_xml", "wait_for", "qemu_children", "kill_pids",
+           "console_text", "last_counter", "wait_ready"]
+
+
+def guest_xml(name: str, image: GuestImage, log: str | Path, *, memory_mib: int = 128,
+              shared: bool = False, vtype: str = "qemu", extra_devices: str = "",
+              on_poweroff: str = "destroy", uuid: str | None = None) -> str:
+    """The test guest (TCG: the kernel only boots there, see shared/PEERS.md), its
+    serial console on a pty logged to `log`."""
+    backing = ("<memoryBacking><source type='file'/><access mode='shared'/></memoryBacking>"
+               if shared else "")
+    u = f"<uuid>{uuid}</uuid>" if uuid else ""
+    return f"""<domain type='{vtype}'>
+  <name>{name}</name>{u}
+  <memory unit='MiB'>{memory_mib}</memory>
+  <vcpu>1</vcpu>
+  {backing}
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>{image.kernel}</kernel>
+    <initrd>{image.initrd}</initrd>
+    <cmdline>{image.cmdline}</cmdline>
+  </os>
+  <on_poweroff>{on_poweroff}</on_poweroff>
+  <devices>
+    <serial type='pty'><log file='{log}' append='on'/></serial>
+    <memballoon model='none'/>
+    {extra_devices}
+  </devices>
+</domain>"""
+
+
+def firmware_xml(name: str, vtype: str = "kvm", memory_mib: int = 64, shared: bool = False,
+                 extra: str = "") -> str:
+    """A guest with firmware only (SeaBIOS finds nothing to boot and waits): what runs
+    under this machine's paravirtual KVM."""
+    backing = ("<memoryBacking><source type='file'/><access mode='shared'/></memoryBacking>"
+               if shared else "")
+    return f"""<domain type='{vtype}'>
+  <name>{name}</name>
+  <memory unit='MiB'>{memory_mib}</memory>
+  <vcpu>1</vcpu>
+  {backing}
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices><memballoon model='none'/>{extra}</devices>
+</domain>"""
+
+
+def wait_for(pred: Callable[[], Any], timeout: float = 30.0, what: str = "condition",
+             interval: float = 0.02) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+def console_text(log: str | Path) -> str:
+    try:
+        return Path(log).read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def last_counter(log: str | Path) -> int:
+    found = COUNTER_RE.findall(console_text(log))
+    return int(found[-1]) if found else -1
+
+
+def wait_ready(log: str | Path, count: int = 1, timeout: float = 60.0) -> None:
+    wait_for(lambda: console_text(log).count(READY_LINE) >= count, timeout,
+             f"{READY_LINE} x{count} in {log}")
+
+
+def qemu_children(parent: int | None = None) -> list[int]:
+    """qemu-system processes whose parent is this process (this run's QEMUs: started here,
+    or orphans reparented here because the test process is a child subreaper)."""
+    me = os.getpid() if parent is None else parent
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_bytes()
+        except OSError:
+            continue
+        comm = stat[stat.find(b"(") + 1:stat.rfind(b")")]
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if comm.startswith(b"qemu-system") and int(fields[1]) == me:
+            out.append(int(entry))
+    return sorted(out)
+
+
+def kill_pids(pids: list[int]) -> None:
+    """SIGKILL by pid and reap what is ours."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for pid in pids:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+
+
+
