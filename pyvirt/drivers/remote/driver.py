@@ -126,6 +126,12 @@ class RemoteDriver(GeneratedSlots, HypervisorDriver, NetworkDriver, StorageDrive
         self._call(R["DOMAIN_DESTROY_FLAGS"], ((dom.name, dom.raw_uuid, dom.id), flags))
         dom.id = -1    # the reply is empty; libvirt's client does the same
 
+    def domain_qemu_monitor_command(self, dom: DomainHandle, cmd: str, flags: int) -> str:
+        # the QEMU program's procedure 1, on the same serial counter (§4 "QEMU program")
+        r = self._call(P.QEMU[P.QemuProcedure.DOMAIN_MONITOR_COMMAND],
+                       ((dom.name, dom.raw_uuid, dom.id), cmd, flags))
+        return str(r.result)
+
     # -- packed maps ----------------------------------------------------------------------
     def node_get_cpu_map(self, flags: int) -> CPUMap:
         r = self._call(R["NODE_GET_CPU_MAP"], (1, 1, flags))

@@ -29,7 +29,7 @@ from ...errors import error
 __all__ = ["system_root", "system_socket", "session_root", "session_socket",
            "SESSION_TIMEOUT"]
 
-SESSION_TIMEOUT = 30          # seconds an idle session daemon lives
+SESSION_TIMEOUT = 30          # seconds an idle session daemon lives ($PYVIRT_SESSION_TIMEOUT)
 _START_WAIT = 15.0            # seconds to wait for a started daemon's socket
 
 
@@ -81,7 +81,8 @@ def session_socket(autostart: bool = True) -> Path:
         log = open(root / "run" / "autostart.log", "ab")
         try:
             subprocess.Popen([sys.executable, "-m", "pyvirt.daemon", "--root", str(root),
-                              "--timeout", str(SESSION_TIMEOUT)],
+                              "--timeout",
+                              os.environ.get("PYVIRT_SESSION_TIMEOUT") or str(SESSION_TIMEOUT)],
                              stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                              close_fds=True, start_new_session=True).wait(_START_WAIT)
         except subprocess.TimeoutExpired:
