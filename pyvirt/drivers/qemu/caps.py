@@ -141,12 +141,14 @@ def load_caps(emulator: str, kvm_ok: bool, cache_dir: str) -> QemuCaps:
         raise error(ErrorNumber.SYSTEM_ERROR, Q,
                     f"Cannot find QEMU binary {emulator}: {e.strerror}", int1=e.errno) from None
     key = (emulator, st.st_mtime_ns, st.st_size, kvm_ok)
+    digest = hashlib.sha256(emulator.encode()).hexdigest()[:16]
+    path = os.path.join(cache_dir, f"caps-{digest}.json")
     with _mem_lock:
         caps = _mem_cache.get(key)
         if caps is not None:
+            if not os.path.exists(path):    # another root probed it in this process
+                _write_cache(path, key, caps)
             return caps
-        digest = hashlib.sha256(emulator.encode()).hexdigest()[:16]
-        path = os.path.join(cache_dir, f"caps-{digest}.json")
         try:
             with open(path, "rb") as f:
                 raw = json.load(f)
@@ -156,10 +158,17 @@ def load_caps(emulator: str, kvm_ok: bool, cache_dir: str) -> QemuCaps:
             caps = None
         if caps is None:
             caps = probe(emulator, kvm_ok, cache_dir)
-            data = {"format": CACHE_FORMAT, "key": list(key), "caps": caps.__dict__}
-            write_fast(path, json.dumps(data).encode())
+            _write_cache(path, key, caps)
         _mem_cache[key] = caps
         return caps
+
+
+def _write_cache(path: str, key: tuple[str, int, int, bool], caps: QemuCaps) -> None:
+    data = {"format": CACHE_FORMAT, "key": list(key), "caps": caps.__dict__}
+    try:
+        write_fast(path, json.dumps(data).encode())
+    except OSError:
+        pass
 
 
 # ---- documents ----------------------------------------------------------------------
