@@ -6,6 +6,7 @@ tls_no_verify_certificate), then checks the client's distinguished name against
 tls_allowed_dn_list, whose entries are shell-style patterns ("C=GB,O=Example,CN=*").
 An empty list allows every client whose certificate verified. The DN is written in the
 certificate's RDN order with the short attribute names (C, ST, L, O, OU, CN, ...).
+A client that passes gets one byte, 1, before any packet: libvirt's TLS confirmation.
 """
 from __future__ import annotations
 
@@ -39,6 +40,9 @@ def server_context(cfg: Config) -> ssl.SSLContext:
             raise ConfigError(f"{name} {path} does not exist (needed by the TLS listener)")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    # No TLS 1.3 session tickets: libvirt's client reads the confirmation byte as soon
+    # as the socket is readable, and a ticket arriving first fails it with EAGAIN
+    ctx.num_tickets = 0
     try:
         ctx.load_cert_chain(files["cert_file"], files["key_file"])
         ctx.load_verify_locations(files["ca_file"])
@@ -108,7 +112,7 @@ class Handshake:
                 log.warning("TLS client sent no certificate")
                 self._finish(False)
                 return
-            self._finish(True)
+            self._confirm()
             return
         dn = peer_dn(cert)
         if not dn_allowed(dn, self.cfg.tls_allowed_dn_list):
@@ -117,4 +121,15 @@ class Handshake:
             self._finish(False)
             return
         log.info("TLS client DN '%s' allowed", dn)
+        self._confirm()
+
+    def _confirm(self) -> None:
+        # libvirt's client waits for one byte, 1, saying that its certificate passed
+        # the server's checks (virNetClientSetTLSSession: "TLS confirmation")
+        try:
+            self.ssock.send(b"\x01")
+        except (ssl.SSLError, OSError) as exc:
+            log.warning("TLS confirmation could not be sent: %s", exc)
+            self._finish(False)
+            return
         self._finish(True)

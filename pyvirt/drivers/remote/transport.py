@@ -120,11 +120,25 @@ def _tls(uri: URI, host: str, port: int) -> socket.socket:
         ctx.verify_mode = ssl.CERT_NONE
     raw = _tcp(host, port)
     try:
-        return ctx.wrap_socket(raw, server_hostname=host)
+        tls = ctx.wrap_socket(raw, server_hostname=host)
     except (ssl.SSLError, OSError) as exc:
         raw.close()
         raise error(ErrorNumber.AUTH_FAILED, ErrorDomain.RPC,
                     f"TLS handshake with {host}:{port} failed: {exc}") from None
+    # The server checks our certificate, then sends one byte, 1 (libvirt's "TLS
+    # confirmation"); anything else means it refused us.
+    try:
+        confirm = tls.recv(1)
+    except (ssl.SSLError, OSError) as exc:
+        confirm = b""
+        detail = str(exc)
+    else:
+        detail = "no confirmation"
+    if confirm != b"\x01":
+        tls.close()
+        raise error(ErrorNumber.RPC, ErrorDomain.RPC,
+                    f"server verification (of our certificate or IP address) failed: {detail}")
+    return tls
 
 
 def _command(argv: list[str], what: str) -> tuple[socket.socket, subprocess.Popen[bytes]]:
