@@ -60,7 +60,7 @@ class ServerClient:
         # session state (set by the procedures in procs.py)
         self.conn: Connection | None = None
         self.uri_name = ""                # what CONNECT_OPEN asked for (CONNECT_GET_URI)
-        self.inline = False               # its driver's queries may run on the loop thread
+        self.quick: frozenset[int] = frozenset()   # procedures run on the loop thread
         self.keepalive = False            # asked for feature 10: answer and send PINGs
         self.callbacks: dict[int, Any] = {}   # server callback ID -> registration info
         self.legacy_events: dict[int, int] = {}  # old-style eventID -> callback ID

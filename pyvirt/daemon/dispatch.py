@@ -3,8 +3,8 @@
 On the loop thread (`incoming`): keepalive PINGs get a PONG at once (§3.2); packets that
 are not calls are logged and dropped; a call to a program or version pyvirtd does not
 serve gets libvirtd's "Cannot find program P version V" (VIR_ERR_RPC, §1 "Server
-dispatch checks"). Everything else goes to the worker pool (or, for a driver whose queries are answered
-from memory, runs a query at once on the loop thread), where `call` finds the
+dispatch checks"). Everything else goes to the worker pool (or, for a query its driver answers from
+memory, runs at once on the loop thread: QUICK_BY_DRIVER), where `call` finds the
 procedure, refuses unauthenticated clients, decodes the args, runs the hand-written
 (procs.py) or generated (_dispatch_gen.py) handler and encodes the reply: the *_ret on
 success, a remote_error otherwise. An unknown procedure gets "unknown procedure: N",
@@ -50,10 +50,23 @@ PONG_FRAME = build_frame(Header(KEEPALIVE_PROGRAM, PROTOCOL_VERSION, P.Keepalive
                                 MessageType.MESSAGE, 0, Status.OK))
 _CALLS = (MessageType.CALL, MessageType.CALL_WITH_FDS)
 # Queries answered from memory run on the loop thread: handing a call to a worker costs
-# about 40 us of thread switching here, a third of a call's time (benches/bench_rpc_daemon)
-QUICK = QUERIES | procs.QUICK
-# Drivers whose queries never block (no monitor round trip, no long lock): the test driver
-INLINE_DRIVERS = frozenset({"TEST"})
+# about 40 us of thread switching here, a third of a call's time (benches/bench_rpc_daemon).
+# Per driver (its getType name), the procedures that never block: every query of the
+# in-memory test driver; for qemu the ones read under its short node lock (never a
+# domain job, never a QMP round trip: drivers/qemu/domains.py).
+_R = P.RemoteProcedure
+QUICK_BY_DRIVER: dict[str, frozenset[int]] = {
+    "TEST": QUERIES | procs.QUICK,
+    "QEMU": (procs.QUICK - {_R.DOMAIN_GET_VCPUS, _R.NODE_GET_CPU_MAP}) | frozenset({
+        _R.CONNECT_GET_TYPE, _R.CONNECT_GET_VERSION, _R.CONNECT_GET_LIB_VERSION,
+        _R.CONNECT_GET_HOSTNAME, _R.CONNECT_LIST_ALL_DOMAINS, _R.CONNECT_LIST_DOMAINS,
+        _R.CONNECT_NUM_OF_DOMAINS, _R.CONNECT_LIST_DEFINED_DOMAINS,
+        _R.CONNECT_NUM_OF_DEFINED_DOMAINS, _R.DOMAIN_LOOKUP_BY_ID, _R.DOMAIN_LOOKUP_BY_NAME,
+        _R.DOMAIN_LOOKUP_BY_UUID, _R.DOMAIN_GET_INFO, _R.DOMAIN_GET_STATE,
+        _R.DOMAIN_GET_XML_DESC, _R.DOMAIN_GET_OS_TYPE, _R.DOMAIN_GET_MAX_MEMORY,
+        _R.DOMAIN_GET_MAX_VCPUS, _R.DOMAIN_GET_AUTOSTART, _R.DOMAIN_IS_ACTIVE,
+        _R.DOMAIN_IS_PERSISTENT, _R.DOMAIN_HAS_MANAGED_SAVE_IMAGE}),
+}
 
 
 def not_open() -> libvirtError:
@@ -112,7 +125,7 @@ class Dispatcher:
         """Run an admitted call: inline for a quick query, else on a worker. Calls taken
         from a client's backlog always go to a worker (no recursion through call_done)."""
         try:
-            if inline and client.inline and prog is P.REMOTE and pkt.proc in QUICK:
+            if inline and prog is P.REMOTE and pkt.proc in client.quick:
                 self.run_call(client, pkt, prog)
             else:
                 self.server.pool.submit(self.run_call, client, pkt, prog)

@@ -69,14 +69,14 @@ def connect_open(client: ServerClient, a: P.RemoteConnectOpenArgs) -> None:
     client.conn = Connection(local, flags)
     client.uri_name = name
     hv = client.conn._hv
-    client.inline = hv is not None and hv.name in _inline_drivers()
+    client.quick = _quick().get(hv.name if hv is not None else "", frozenset())
     log.info("client %s: opened %s%s", client.ident, name,
              " read-only" if flags & ConnectFlags.RO else "")
 
 
-def _inline_drivers() -> frozenset[str]:
-    from .dispatch import INLINE_DRIVERS
-    return INLINE_DRIVERS
+def _quick() -> dict[str, frozenset[int]]:
+    from .dispatch import QUICK_BY_DRIVER
+    return QUICK_BY_DRIVER
 
 
 def connect_close(client: ServerClient, a: None) -> None:
@@ -339,7 +339,7 @@ HANDLERS: dict[tuple[int, int], Handler] = {
     (QEMU, Q.DOMAIN_MONITOR_COMMAND): qemu_monitor_command,
 }
 
-# Hand-written queries a loop thread may run (see dispatch.QUICK)
+# Hand-written queries a loop thread may run (see dispatch.QUICK_BY_DRIVER)
 QUICK = frozenset({R.CONNECT_GET_URI, R.CONNECT_SUPPORTS_FEATURE, R.AUTH_LIST,
                    R.DOMAIN_GET_VCPUS, R.NODE_GET_CPU_MAP,
                    R.CONNECT_REGISTER_CLOSE_CALLBACK, R.CONNECT_UNREGISTER_CLOSE_CALLBACK})

@@ -73,6 +73,7 @@ class Server:
         self._wake_w: socket.socket | None = None
         self._idle_since = time.monotonic()
         self.bound: dict[str, Any] = {}       # kind -> address actually bound (tests)
+        self._keeper: Any = None              # the daemon's own qemu connection
 
     # -- URIs -----------------------------------------------------------------------------
     def default_uri(self) -> str:
@@ -105,6 +106,7 @@ class Server:
         cfg.sock_dir.mkdir(parents=True, exist_ok=True)
         self._lock_pidfile()
         eventloop.register_default_impl()
+        self._open_keeper()
         if self.tls is not None:
             self._tls_ctx = server_context(cfg)
         self._listen_unix(cfg.rw_socket, "unix", int(cfg.unix_sock_rw_perms, 8))
@@ -126,6 +128,21 @@ class Server:
                                   for k, v in self.bound.items()))
         log.info("pyvirtd %d listening: %s", os.getpid(),
                  ", ".join(f"{k} {v}" for k, v in self.bound.items()))
+
+    def _open_keeper(self) -> None:
+        """Hold the qemu driver open for the daemon's life, as libvirtd's state driver
+        is: its first open takes DIR/qemu, reattaches to the guests a previous daemon
+        left running (same IDs and states) and autostarts the rest, before any client
+        can connect; clients then share it."""
+        if not _has_qemu():
+            return
+        from .._api import Connection
+        try:
+            self._keeper = Connection(self.local_uri("qemu:///system"), 0)
+        except Exception as exc:
+            log.error("the qemu driver cannot start: %s", exc)
+            return
+        log.info("qemu driver ready: %d guests running", self._keeper.num_of_domains())
 
     def _lock_pidfile(self) -> None:
         path = self.config.pidfile
@@ -311,12 +328,10 @@ class Server:
         self.request_stop()
 
     def _guests_running(self) -> bool:
-        if not _has_qemu():
+        if self._keeper is None:
             return False
-        from .._api import Connection
         try:
-            with Connection(self.local_uri("qemu:///system"), 1) as conn:
-                return conn.num_of_domains() > 0
+            return bool(self._keeper.num_of_domains() > 0)
         except Exception:
             log.exception("cannot count running guests")
             return True
@@ -354,6 +369,12 @@ class Server:
         for c in clients:
             c.close()
         self.pool.stop()
+        if self._keeper is not None:     # releases DIR/qemu; guests keep running
+            try:
+                self._keeper.close()
+            except Exception:
+                log.exception("closing the qemu driver failed")
+            self._keeper = None
         if self._wake_r is not None:
             signal.set_wakeup_fd(-1)
         if self._pidfd >= 0:
