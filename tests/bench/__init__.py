@@ -1,0 +1,1 @@
+"""Tests of pyvirt-bench, the side-by-side benchmarking harness."""
