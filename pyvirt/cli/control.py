@@ -64,6 +64,11 @@ class Control:
         self.conn: Connection | None = None
         self.last_error: libvirtError | None = None
         self.escape_char = "^]"
+        # keepalive as virsh sets it on every connection (-k/-K); `keepalive_forced`
+        # when the user asked, which makes a connection without keepalive an error
+        self.keepalive_interval = 5
+        self.keepalive_count = 6
+        self.keepalive_forced = False
         # Called with a name when a command reaches a point tests may synchronise on
         # ("event-wait": callbacks registered, waiting for events). No effect otherwise.
         self.hooks: list[Callable[[str], None]] = []
@@ -136,11 +141,33 @@ class Control:
         from ..connection import connect
         self.close()
         try:
-            self.conn = connect(uri, readonly=readonly)
+            conn = connect(uri, readonly=readonly)
         except libvirtError as e:
             self.save_error(e)
             self.error("failed to connect to the hypervisor")
             return False
+        if self.keepalive_interval > 0 and not self._keepalive(conn):
+            conn.close()
+            self.error("failed to connect to the hypervisor")
+            return False
+        self.conn = conn
+        return True
+
+    def _keepalive(self, conn: Connection) -> bool:
+        """virConnectSetKeepAlive as virsh calls it: failure only matters if -k/-K was
+        given. pyvirt has no keepalive call yet, which is 'not supported' here."""
+        setter = getattr(conn, "set_keep_alive", None)
+        try:
+            if setter is None:
+                from ..constants import ErrorDomain, ErrorNumber
+                from ..errors import error
+                raise error(ErrorNumber.NO_SUPPORT, ErrorDomain.NONE, "virConnectSetKeepAlive")
+            setter(self.keepalive_interval, self.keepalive_count)
+        except libvirtError as e:
+            if self.keepalive_forced:
+                self.save_error(e)
+                self.error("Cannot setup keepalive on connection as requested, disconnecting")
+                return False
         return True
 
     def close(self) -> None:

@@ -205,6 +205,10 @@ def main(argv: Sequence[str] | None = None, *, stdin: IO[str] | None = None,
     ctl.hooks.extend(hooks)
     if opts.escape is not None:
         ctl.escape_char = opts.escape
+    if opts.keepalive_interval is not None:
+        ctl.keepalive_interval, ctl.keepalive_forced = opts.keepalive_interval, True
+    if opts.keepalive_count is not None:
+        ctl.keepalive_count, ctl.keepalive_forced = opts.keepalive_count, True
     # virsh opens the connection before running anything, help included
     if not ctl.open(uri, opts.readonly):
         ctl.report_error()
@@ -223,7 +227,3 @@ def main(argv: Sequence[str] | None = None, *, stdin: IO[str] | None = None,
         ctl.flush()
         ctl.close()
 
-
-def entry() -> None:
-    """Console-script wrapper: exit with main()'s status."""
-    sys.exit(main())

@@ -209,6 +209,9 @@ GLOBAL = [
     pytest.param(["-e", "^", *T, "uri"], id="escape-caret"),
     pytest.param(["-e", "^]", *T, "uri"], id="escape-ctrl"),
     pytest.param(["-e", "x", *T, "uri"], id="escape-char"),
+    pytest.param(["-k", "0", *T, "uri"], id="keepalive-off"),
+    pytest.param(["-k", "5", *T, "uri"], id="keepalive-unsupported"),
+    pytest.param(["-K", "2", *T, "uri"], id="keepalive-count-unsupported"),
 ]
 
 
