@@ -20,7 +20,7 @@ from ..constants import ErrorDomain, ErrorNumber
 from ..errors import error, libvirtError
 from ..rpc import procedures as P
 
-__all__ = ['HANDLERS', 'QUERIES', 'EVENTS', 'SKIPPED_EVENTS']
+__all__ = ['EVENTS', 'HANDLERS', 'QUERIES', 'SKIPPED_EVENTS']
 
 Handler = Callable[[Connection, Any], Any]
 
@@ -73,7 +73,6 @@ def _connect_get_capabilities(c: Connection, a: None) -> P.RemoteConnectGetCapab
 def _domain_create(c: Connection, a: P.RemoteDomainCreateArgs) -> None:
     h = Domain(c, *a.dom)
     h.create(0)
-    return None
 
 
 def _domain_create_xml(c: Connection, a: P.RemoteDomainCreateXmlArgs) -> P.RemoteDomainCreateXmlRet:
@@ -89,7 +88,6 @@ def _domain_define_xml(c: Connection, a: P.RemoteDomainDefineXmlArgs) -> P.Remot
 def _domain_destroy(c: Connection, a: P.RemoteDomainDestroyArgs) -> None:
     h = Domain(c, *a.dom)
     h.destroy(0)
-    return None
 
 
 def _domain_get_xml_desc(c: Connection, a: P.RemoteDomainGetXmlDescArgs) -> P.RemoteDomainGetXmlDescRet:
@@ -158,55 +156,46 @@ def _connect_num_of_defined_domains(c: Connection, a: None) -> P.RemoteConnectNu
 def _domain_reboot(c: Connection, a: P.RemoteDomainRebootArgs) -> None:
     h = Domain(c, *a.dom)
     h.reboot(a.flags)
-    return None
 
 
 def _domain_resume(c: Connection, a: P.RemoteDomainResumeArgs) -> None:
     h = Domain(c, *a.dom)
     h.resume()
-    return None
 
 
 def _domain_set_autostart(c: Connection, a: P.RemoteDomainSetAutostartArgs) -> None:
     h = Domain(c, *a.dom)
     h.set_autostart(a.autostart != 0)
-    return None
 
 
 def _domain_set_max_memory(c: Connection, a: P.RemoteDomainSetMaxMemoryArgs) -> None:
     h = Domain(c, *a.dom)
     h.set_max_memory(a.memory)
-    return None
 
 
 def _domain_set_memory(c: Connection, a: P.RemoteDomainSetMemoryArgs) -> None:
     h = Domain(c, *a.dom)
     h.set_memory(a.memory, 1)
-    return None
 
 
 def _domain_set_vcpus(c: Connection, a: P.RemoteDomainSetVcpusArgs) -> None:
     h = Domain(c, *a.dom)
     h.set_vcpus(a.nvcpus, 1)
-    return None
 
 
 def _domain_shutdown(c: Connection, a: P.RemoteDomainShutdownArgs) -> None:
     h = Domain(c, *a.dom)
     h.shutdown(0)
-    return None
 
 
 def _domain_suspend(c: Connection, a: P.RemoteDomainSuspendArgs) -> None:
     h = Domain(c, *a.dom)
     h.suspend()
-    return None
 
 
 def _domain_undefine(c: Connection, a: P.RemoteDomainUndefineArgs) -> None:
     h = Domain(c, *a.dom)
     h.undefine(0)
-    return None
 
 
 def _connect_list_defined_networks(c: Connection, a: P.RemoteConnectListDefinedNetworksArgs) -> P.RemoteConnectListDefinedNetworksRet:
@@ -233,7 +222,6 @@ def _connect_list_networks(c: Connection, a: P.RemoteConnectListNetworksArgs) ->
 def _network_create(c: Connection, a: P.RemoteNetworkCreateArgs) -> None:
     h = Network(c, *a.net)
     h.create()
-    return None
 
 
 def _network_create_xml(c: Connection, a: P.RemoteNetworkCreateXmlArgs) -> P.RemoteNetworkCreateXmlRet:
@@ -249,7 +237,6 @@ def _network_define_xml(c: Connection, a: P.RemoteNetworkDefineXmlArgs) -> P.Rem
 def _network_destroy(c: Connection, a: P.RemoteNetworkDestroyArgs) -> None:
     h = Network(c, *a.net)
     h.destroy()
-    return None
 
 
 def _network_get_xml_desc(c: Connection, a: P.RemoteNetworkGetXmlDescArgs) -> P.RemoteNetworkGetXmlDescRet:
@@ -283,13 +270,11 @@ def _network_lookup_by_uuid(c: Connection, a: P.RemoteNetworkLookupByUuidArgs) -
 def _network_set_autostart(c: Connection, a: P.RemoteNetworkSetAutostartArgs) -> None:
     h = Network(c, *a.net)
     h.set_autostart(a.autostart != 0)
-    return None
 
 
 def _network_undefine(c: Connection, a: P.RemoteNetworkUndefineArgs) -> None:
     h = Network(c, *a.net)
     h.undefine()
-    return None
 
 
 def _connect_num_of_defined_networks(c: Connection, a: None) -> P.RemoteConnectNumOfDefinedNetworksRet:
@@ -309,13 +294,11 @@ def _connect_num_of_networks(c: Connection, a: None) -> P.RemoteConnectNumOfNetw
 
 def _domain_restore(c: Connection, a: P.RemoteDomainRestoreArgs) -> None:
     c.restore_domain(a.from_, None, 0)
-    return None
 
 
 def _domain_save(c: Connection, a: P.RemoteDomainSaveArgs) -> None:
     h = Domain(c, *a.dom)
     h.save(a.to, None, 0)
-    return None
 
 
 def _connect_get_hostname(c: Connection, a: None) -> P.RemoteConnectGetHostnameRet:
@@ -360,37 +343,31 @@ def _storage_pool_define_xml(c: Connection, a: P.RemoteStoragePoolDefineXmlArgs)
 def _storage_pool_create(c: Connection, a: P.RemoteStoragePoolCreateArgs) -> None:
     h = StoragePool(c, *a.pool)
     h.create(a.flags)
-    return None
 
 
 def _storage_pool_build(c: Connection, a: P.RemoteStoragePoolBuildArgs) -> None:
     h = StoragePool(c, *a.pool)
     h.build(a.flags)
-    return None
 
 
 def _storage_pool_destroy(c: Connection, a: P.RemoteStoragePoolDestroyArgs) -> None:
     h = StoragePool(c, *a.pool)
     h.destroy()
-    return None
 
 
 def _storage_pool_delete(c: Connection, a: P.RemoteStoragePoolDeleteArgs) -> None:
     h = StoragePool(c, *a.pool)
     h.delete(a.flags)
-    return None
 
 
 def _storage_pool_undefine(c: Connection, a: P.RemoteStoragePoolUndefineArgs) -> None:
     h = StoragePool(c, *a.pool)
     h.undefine()
-    return None
 
 
 def _storage_pool_refresh(c: Connection, a: P.RemoteStoragePoolRefreshArgs) -> None:
     h = StoragePool(c, *a.pool)
     h.refresh(a.flags)
-    return None
 
 
 def _storage_pool_lookup_by_name(c: Connection, a: P.RemoteStoragePoolLookupByNameArgs) -> P.RemoteStoragePoolLookupByNameRet:
@@ -430,7 +407,6 @@ def _storage_pool_get_autostart(c: Connection, a: P.RemoteStoragePoolGetAutostar
 def _storage_pool_set_autostart(c: Connection, a: P.RemoteStoragePoolSetAutostartArgs) -> None:
     h = StoragePool(c, *a.pool)
     h.set_autostart(a.autostart != 0)
-    return None
 
 
 def _storage_pool_num_of_volumes(c: Connection, a: P.RemoteStoragePoolNumOfVolumesArgs) -> P.RemoteStoragePoolNumOfVolumesRet:
@@ -456,7 +432,6 @@ def _storage_vol_create_xml(c: Connection, a: P.RemoteStorageVolCreateXmlArgs) -
 def _storage_vol_delete(c: Connection, a: P.RemoteStorageVolDeleteArgs) -> None:
     h = StorageVol(c, *a.vol)
     h.delete(a.flags)
-    return None
 
 
 def _storage_vol_lookup_by_name(c: Connection, a: P.RemoteStorageVolLookupByNameArgs) -> P.RemoteStorageVolLookupByNameRet:
@@ -581,13 +556,11 @@ def _domain_get_job_info(c: Connection, a: P.RemoteDomainGetJobInfoArgs) -> P.Re
 def _storage_vol_wipe(c: Connection, a: P.RemoteStorageVolWipeArgs) -> None:
     h = StorageVol(c, *a.vol)
     h.wipe(a.flags)
-    return None
 
 
 def _domain_managed_save(c: Connection, a: P.RemoteDomainManagedSaveArgs) -> None:
     h = Domain(c, *a.dom)
     h.managed_save(a.flags)
-    return None
 
 
 def _domain_has_managed_save_image(c: Connection, a: P.RemoteDomainHasManagedSaveImageArgs) -> P.RemoteDomainHasManagedSaveImageRet:
@@ -599,7 +572,6 @@ def _domain_has_managed_save_image(c: Connection, a: P.RemoteDomainHasManagedSav
 def _domain_managed_save_remove(c: Connection, a: P.RemoteDomainManagedSaveRemoveArgs) -> None:
     h = Domain(c, *a.dom)
     h.managed_save_remove(a.flags)
-    return None
 
 
 def _domain_snapshot_num(c: Connection, a: P.RemoteDomainSnapshotNumArgs) -> P.RemoteDomainSnapshotNumRet:
@@ -617,7 +589,6 @@ def _domain_create_with_flags(c: Connection, a: P.RemoteDomainCreateWithFlagsArg
 def _domain_set_vcpus_flags(c: Connection, a: P.RemoteDomainSetVcpusFlagsArgs) -> None:
     h = Domain(c, *a.dom)
     h.set_vcpus(a.nvcpus, a.flags)
-    return None
 
 
 def _domain_get_vcpus_flags(c: Connection, a: P.RemoteDomainGetVcpusFlagsArgs) -> P.RemoteDomainGetVcpusFlagsRet:
@@ -635,7 +606,6 @@ def _domain_is_updated(c: Connection, a: P.RemoteDomainIsUpdatedArgs) -> P.Remot
 def _domain_set_memory_flags(c: Connection, a: P.RemoteDomainSetMemoryFlagsArgs) -> None:
     h = Domain(c, *a.dom)
     h.set_memory(a.memory, a.flags)
-    return None
 
 
 def _domain_get_state(c: Connection, a: P.RemoteDomainGetStateArgs) -> P.RemoteDomainGetStateRet:
@@ -647,42 +617,35 @@ def _domain_get_state(c: Connection, a: P.RemoteDomainGetStateArgs) -> P.RemoteD
 def _domain_undefine_flags(c: Connection, a: P.RemoteDomainUndefineFlagsArgs) -> None:
     h = Domain(c, *a.dom)
     h.undefine(a.flags)
-    return None
 
 
 def _domain_save_flags(c: Connection, a: P.RemoteDomainSaveFlagsArgs) -> None:
     h = Domain(c, *a.dom)
     h.save(a.to, a.dxml, a.flags)
-    return None
 
 
 def _domain_restore_flags(c: Connection, a: P.RemoteDomainRestoreFlagsArgs) -> None:
     c.restore_domain(a.from_, a.dxml, a.flags)
-    return None
 
 
 def _domain_destroy_flags(c: Connection, a: P.RemoteDomainDestroyFlagsArgs) -> None:
     h = Domain(c, *a.dom)
     h.destroy(a.flags)
-    return None
 
 
 def _domain_reset(c: Connection, a: P.RemoteDomainResetArgs) -> None:
     h = Domain(c, *a.dom)
     h.reset(a.flags)
-    return None
 
 
 def _domain_shutdown_flags(c: Connection, a: P.RemoteDomainShutdownFlagsArgs) -> None:
     h = Domain(c, *a.dom)
     h.shutdown(a.flags)
-    return None
 
 
 def _storage_vol_resize(c: Connection, a: P.RemoteStorageVolResizeArgs) -> None:
     h = StorageVol(c, *a.vol)
     h.resize(a.capacity, a.flags)
-    return None
 
 
 def _connect_list_all_domains(c: Connection, a: P.RemoteConnectListAllDomainsArgs) -> P.RemoteConnectListAllDomainsRet:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .._api import Connection
     from .server import Server
 
-__all__ = ["ServerClient", "MAX_TX_BACKLOG"]
+__all__ = ["MAX_TX_BACKLOG", "ServerClient"]
 
 log = logging.getLogger("pyvirt.daemon")
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..rpc.packet import FRAME_HEADER_SIZE, FRAME_MAX
 
-__all__ = ["Config", "ConfigError", "load", "parse", "parse_hostport", "is_loopback"]
+__all__ = ["Config", "ConfigError", "is_loopback", "load", "parse", "parse_hostport"]
 
 
 class ConfigError(ValueError):

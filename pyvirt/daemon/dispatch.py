@@ -20,8 +20,16 @@ from ..constants import ErrorDomain, ErrorNumber
 from ..errors import error, libvirtError
 from ..rpc import procedures as P
 from ..rpc.error import encode_error, rpc_error, unknown_procedure_error
-from ..rpc.packet import (KEEPALIVE_PROGRAM, PROTOCOL_VERSION, Header, MessageType, Packet,
-                          Status, build_frame, encode_frame)
+from ..rpc.packet import (
+    KEEPALIVE_PROGRAM,
+    PROTOCOL_VERSION,
+    Header,
+    MessageType,
+    Packet,
+    Status,
+    build_frame,
+    encode_frame,
+)
 from ..rpc.program import Program
 from ..rpc.xdr import XDRError
 from . import procs
@@ -32,7 +40,7 @@ if TYPE_CHECKING:
     from .client import ServerClient
     from .server import Server
 
-__all__ = ["Dispatcher", "PING_FRAME", "PONG_FRAME", "SERVED", "NO_AUTH"]
+__all__ = ["NO_AUTH", "PING_FRAME", "PONG_FRAME", "SERVED", "Dispatcher"]
 
 log = logging.getLogger("pyvirt.daemon")
 

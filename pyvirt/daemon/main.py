@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .config import Config, ConfigError, is_loopback, load, parse_hostport
 
-__all__ = ["main", "build_config", "setup_logging"]
+__all__ = ["build_config", "main", "setup_logging"]
 
 _LEVELS = {1: logging.DEBUG, 2: logging.INFO, 3: logging.WARNING, 4: logging.ERROR}
 
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"pyvirtd: {exc}", file=sys.stderr)
         return 1
-    from .server import Server, ServerError   # imports the drivers' stack: after checks
+    from .server import Server, ServerError  # imports the drivers' stack: after checks
     if not args.foreground:
         _daemonize()
     setup_logging(cfg, args.foreground)

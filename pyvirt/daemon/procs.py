@@ -106,7 +106,6 @@ def close_callback(client: ServerClient, a: None) -> None:
     # pyvirt drivers never drop a connection on their own, so there is never a
     # CONNECT_EVENT_CONNECTION_CLOSED to send; registering is accepted (§3.1 step 5)
     _conn(client)
-    return None
 
 
 # -- authentication -----------------------------------------------------------------------
@@ -131,7 +130,7 @@ def auth_polkit(client: ServerClient, a: None) -> P.RemoteAuthPolkitRet:
 class _Relay:
     """Turns one driver callback into MESSAGE frames on the client's socket."""
 
-    __slots__ = ("client", "event_id", "proc", "encode", "cid", "ready")
+    __slots__ = ("cid", "client", "encode", "event_id", "proc", "ready")
 
     def __init__(self, client: ServerClient, event_id: int, proc: int,
                  encode: Callable[[int, Any, Any], Any]) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 
 from .. import eventloop
 from ..constants import ErrorDomain, ErrorNumber, EventHandleType
-from ..errors import error
+from ..errors import error, libvirtError
 from ..uri import parse as parse_uri
 from .client import ServerClient
 from .config import Config, ConfigError
@@ -139,7 +139,7 @@ class Server:
         from .._api import Connection
         try:
             self._keeper = Connection(self.local_uri("qemu:///system"), 0)
-        except Exception as exc:
+        except libvirtError as exc:
             log.error("the qemu driver cannot start: %s", exc)
             return
         log.info("qemu driver ready: %d guests running", self._keeper.num_of_domains())
@@ -393,7 +393,7 @@ def _has_qemu() -> bool:
         if importlib.util.find_spec("pyvirt.drivers.qemu") is None:
             return False
         return hasattr(importlib.import_module("pyvirt.drivers.qemu"), "open")
-    except Exception:
+    except ImportError:
         return False
 
 

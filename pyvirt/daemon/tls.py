@@ -22,7 +22,7 @@ from .. import eventloop
 from ..constants import EventHandleType
 from .config import Config, ConfigError
 
-__all__ = ["server_context", "peer_dn", "dn_allowed", "Handshake"]
+__all__ = ["Handshake", "dn_allowed", "peer_dn", "server_context"]
 
 log = logging.getLogger("pyvirt.daemon")
 

@@ -6,8 +6,16 @@ from typing import Any
 
 from pyvirt.rpc import procedures as P
 from pyvirt.rpc.error import decode_error
-from pyvirt.rpc.packet import (FrameReader, Header, MessageType, Packet, Status, build_frame,
-                               encode_frame, parse_packet)
+from pyvirt.rpc.packet import (
+    FrameReader,
+    Header,
+    MessageType,
+    Packet,
+    Status,
+    build_frame,
+    encode_frame,
+    parse_packet,
+)
 
 REMOTE = P.REMOTE.number
 R = P.RemoteProcedure
@@ -91,7 +99,7 @@ class RawClient:
                     return True
         except (ConnectionResetError, BrokenPipeError):
             return True
-        except socket.timeout:
+        except TimeoutError:
             return False
 
 

@@ -12,7 +12,7 @@ from pyvirt.rpc import procedures as P
 from pyvirt.rpc.packet import FRAME_MAX, Header, MessageType, Status, build_frame
 from tests.interop.peers import PyvirtdProcess
 
-from .raw import R, REMOTE, RawClient, error_of
+from .raw import REMOTE, R, RawClient, error_of
 
 # Captured from libvirtd 9.0.0 (shared/rpc-protocol.md §5.1)
 AUTH_LIST_CALL = bytes.fromhex("0000001c200080860000000100000042000000000000000000000000")

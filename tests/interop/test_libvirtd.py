@@ -8,18 +8,15 @@ undefine. pyvirt's results are checked against libvirt-python's on the same daem
 from __future__ import annotations
 
 import os
-import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 import pyvirt
-from pyvirt import eventloop
 from pyvirt.constants import DomainEventID, DomainState, ErrorDomain, ErrorNumber
 
-from .peers import LibvirtdProcess
+from .peers import LibvirtdProcess, ensure_event_loop
 
 GUEST = """<domain type='{virt}'>
   <name>pyvirt-interop</name>
@@ -33,22 +30,8 @@ GUEST = """<domain type='{virt}'>
 
 
 @pytest.fixture(scope="module")
-def pyvirt_loop() -> Iterator[None]:
-    eventloop.register_default_impl()
-    stop = threading.Event()
-
-    def run() -> None:
-        while not stop.is_set():
-            loop = eventloop.default_loop()
-            if loop is None:
-                return
-            loop.run_once(200)
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    yield
-    stop.set()
-    t.join(5)
+def pyvirt_loop() -> None:
+    ensure_event_loop()
 
 
 @pytest.mark.parametrize("transport", ["tcp", "unix"])

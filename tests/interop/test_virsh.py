@@ -67,7 +67,9 @@ def test_virsh_sees_what_libvirts_test_driver_shows(virsh: str, pyvirtd: Pyvirtd
                                                    pki: Path, files: dict[str, str],
                                                    session: str, transport: str) -> None:
     commands = SESSIONS[session].format(**files)
-    want = virsh_session(virsh, "test:///default", commands)
+    # virsh save on libvirt's in-process test driver hangs now and then (about 1 run in
+    # 4 here, whoever serves nothing: no daemon is involved), so the reference may retry
+    want = virsh_session(virsh, "test:///default", commands, attempts=3)
     Path(files["save"]).unlink(missing_ok=True)
     uri = pyvirtd.uri("test", "/default", transport)
     if transport == "tls":
@@ -81,12 +83,12 @@ def test_read_only_socket_with_virsh(virsh: str, pyvirtd: PyvirtdProcess) -> Non
                             "list; suspend test")
     assert rc == 1
     assert "read only access prevents virDomainSuspend" in out
-    rc, out = virsh_session(virsh, pyvirtd.uri("test", "/default"), "-r")  # noqa: F841
+    rc, out = virsh_session(virsh, pyvirtd.uri("test", "/default"), "-r")
 
 
 def test_virsh_r_flag_is_read_only(virsh: str, pyvirtd: PyvirtdProcess) -> None:
     p = subprocess.run([virsh, "-r", "-c", pyvirtd.uri("test", "/default", "tcp"),
-                        "suspend test"], capture_output=True, text=True, timeout=60)
+                        "suspend test"], capture_output=True, text=True, timeout=60, check=False)
     assert p.returncode == 1 and "read only access prevents" in p.stderr
 
 
@@ -121,7 +123,7 @@ def test_virsh_event_loop_sees_changes_made_by_others(virsh: str,
 def test_virsh_event_all(virsh: str, pyvirtd: PyvirtdProcess) -> None:
     # --all registers every event ID, including those without a wire message here
     p = subprocess.run([virsh, "-c", pyvirtd.uri(), "event --all --loop --timeout 1"],
-                       capture_output=True, text=True, timeout=60)
+                       capture_output=True, text=True, timeout=60, check=False)
     assert p.stdout.splitlines()[:2] == ["event loop timed out", "events received: 0"], p.stderr
 
 

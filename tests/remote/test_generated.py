@@ -6,13 +6,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bindings.gen import remote as gen  # noqa: E402
-from bindings.gen.model import load  # noqa: E402
-from pyvirt.daemon import _dispatch_gen, procs  # noqa: E402
-from pyvirt.drivers import base  # noqa: E402
-from pyvirt.drivers.remote import _slots_gen  # noqa: E402
-from pyvirt.drivers.remote.driver import RemoteDriver  # noqa: E402
-from pyvirt.rpc import procedures as P  # noqa: E402
+from bindings.gen import remote as gen
+from bindings.gen.model import load
+from pyvirt.daemon import _dispatch_gen, procs
+from pyvirt.drivers import base
+from pyvirt.drivers.remote import _slots_gen
+from pyvirt.drivers.remote.driver import RemoteDriver
+from pyvirt.rpc import procedures as P
 
 # Procedures on the wire that pyvirtd answers with VIR_ERR_NO_SUPPORT, and why: no call
 # of pyvirt's API maps onto them yet (streams, migration, typed-parameter stats,

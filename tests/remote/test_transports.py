@@ -6,9 +6,9 @@ import signal
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
-from urllib.parse import quote
 
 import pyvirt
 from pyvirt.constants import ErrorNumber

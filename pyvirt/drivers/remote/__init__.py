@@ -14,7 +14,7 @@ from ...uri import URI
 from .driver import RemoteDriver
 from .transport import connect
 
-__all__ = ["open", "RemoteDriver"]
+__all__ = ["RemoteDriver", "open"]
 
 # Local URIs that mean "the daemon" (libvirt: remote takes what no local driver took).
 _DAEMON_PATHS = {"qemu": ("/system", "/session"), "lxc": ("/", "/system")}

@@ -17,11 +17,18 @@ from ... import types as T
 from ...rpc import procedures as P
 from ...rpc.program import Procedure
 from ...rpc.xdr import cstring
-from ..handles import (DomainHandle, DomainRef, NetworkHandle, NetworkRef,
-                       StoragePoolHandle, StoragePoolRef, StorageVolHandle,
-                       StorageVolRef)
+from ..handles import (
+    DomainHandle,
+    DomainRef,
+    NetworkHandle,
+    NetworkRef,
+    StoragePoolHandle,
+    StoragePoolRef,
+    StorageVolHandle,
+    StorageVolRef,
+)
 
-__all__ = ['GeneratedSlots', 'EVENTS']
+__all__ = ['EVENTS', 'GeneratedSlots']
 
 E = TypeVar('E')
 

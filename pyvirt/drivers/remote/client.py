@@ -29,8 +29,18 @@ from ...constants import ErrorDomain, ErrorNumber, EventHandleType
 from ...errors import error, libvirtError
 from ...rpc import procedures as P
 from ...rpc.error import client_error, decode_error
-from ...rpc.packet import (KEEPALIVE_PROGRAM, FrameError, FrameReader, Header, MessageType,
-                           Packet, Status, build_frame, encode_frame, parse_packet)
+from ...rpc.packet import (
+    KEEPALIVE_PROGRAM,
+    FrameError,
+    FrameReader,
+    Header,
+    MessageType,
+    Packet,
+    Status,
+    build_frame,
+    encode_frame,
+    parse_packet,
+)
 from ...rpc.program import Procedure
 from ...rpc.xdr import XDRError
 from .transport import Transport
@@ -53,7 +63,7 @@ def _pending(sock: socket.socket) -> bool:
 
 
 class _Call:
-    __slots__ = ("key", "cond", "reply")
+    __slots__ = ("cond", "key", "reply")
 
     def __init__(self, key: tuple[int, int], lock: threading.Lock) -> None:
         self.key = key

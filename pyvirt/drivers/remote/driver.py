@@ -17,7 +17,7 @@ from typing import Any
 
 from ... import eventloop
 from ...constants import ConnectFlags, ErrorDomain, ErrorNumber, VcpuState
-from ...errors import error
+from ...errors import error, libvirtError
 from ...events import EventState
 from ...rpc import procedures as P
 from ...rpc.packet import Packet
@@ -91,18 +91,18 @@ class RemoteDriver(GeneratedSlots, HypervisorDriver, NetworkDriver, StorageDrive
         # an error reply counts as "unsupported" (§3.1)
         try:
             return bool(self._call(R["CONNECT_SUPPORTS_FEATURE"], (feature,)).supported)
-        except Exception:
+        except libvirtError:
             return False
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        try:
-            if self._rpc.alive:
+        if self._rpc.alive:
+            try:
                 self._call(R["CONNECT_CLOSE"], None)
-        except Exception:
-            pass
+            except libvirtError as exc:   # the socket closes anyway
+                log.debug("CONNECT_CLOSE failed: %s", exc)
         self._events.close()
         self._rpc.close()
 

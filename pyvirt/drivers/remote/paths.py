@@ -26,8 +26,13 @@ from pathlib import Path
 from ...constants import ErrorDomain, ErrorNumber
 from ...errors import error
 
-__all__ = ["system_root", "system_socket", "session_root", "session_socket",
-           "SESSION_TIMEOUT"]
+__all__ = [
+    "SESSION_TIMEOUT",
+    "session_root",
+    "session_socket",
+    "system_root",
+    "system_socket",
+]
 
 SESSION_TIMEOUT = 30          # seconds an idle session daemon lives ($PYVIRT_SESSION_TIMEOUT)
 _START_WAIT = 15.0            # seconds to wait for a started daemon's socket
@@ -78,17 +83,15 @@ def session_socket(autostart: bool = True) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)    # one starter at a time; the rest then find it
         if _listening(path):
             return path
-        log = open(root / "run" / "autostart.log", "ab")
-        try:
-            subprocess.Popen([sys.executable, "-m", "pyvirt.daemon", "--root", str(root),
-                              "--timeout",
-                              os.environ.get("PYVIRT_SESSION_TIMEOUT") or str(SESSION_TIMEOUT)],
-                             stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                             close_fds=True, start_new_session=True).wait(_START_WAIT)
-        except subprocess.TimeoutExpired:
-            pass    # it daemonizes: the parent exits at once; a slow start is waited below
-        finally:
-            log.close()
+        with open(root / "run" / "autostart.log", "ab") as log:
+            try:
+                subprocess.Popen([sys.executable, "-m", "pyvirt.daemon", "--root", str(root),
+                                  "--timeout", os.environ.get("PYVIRT_SESSION_TIMEOUT")
+                                  or str(SESSION_TIMEOUT)],
+                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                 close_fds=True, start_new_session=True).wait(_START_WAIT)
+            except subprocess.TimeoutExpired:
+                pass  # it daemonizes: the parent exits at once; a slow start is waited below
         deadline = time.monotonic() + _START_WAIT
         while time.monotonic() < deadline:
             if _listening(path):
