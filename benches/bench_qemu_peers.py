@@ -134,26 +134,19 @@ class PrivateLibvirtd:
             return ""
 
     def qemu_pids(self) -> list[int]:
-        """QEMU processes started by this libvirtd (children of its pid, or orphans
-        whose command line names its private paths)."""
+        """QEMU processes this libvirtd started, from the pid files it keeps in its
+        private /run/libvirt/qemu (its QEMUs run in mount namespaces of their own)."""
         out = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
+        run = Path(self.tmp, "mnt", "run", "libvirt", "qemu")
+        for pidfile in run.glob("*.pid"):
             try:
-                cmd = Path(f"/proc/{entry}/cmdline").read_bytes()
-            except OSError:
+                pid = int(pidfile.read_text().strip())
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except (OSError, ValueError):
                 continue
-            if b"qemu-system" in cmd and b"/var/lib/libvirt/qemu" in cmd and \
-                    self._in_ns(int(entry)):
-                out.append(int(entry))
+            if b"qemu-system" in cmd:
+                out.append(pid)
         return out
-
-    def _in_ns(self, pid: int) -> bool:
-        try:
-            return os.readlink(f"/proc/{pid}/ns/mnt") == os.readlink(f"/proc/{self.proc.pid}/ns/mnt")
-        except OSError:
-            return False
 
     def stop(self) -> None:
         """Stop libvirtd by its pid, then any QEMU it left, by pid; remove the temp dir."""

@@ -71,9 +71,9 @@ def test_configs_and_status_on_disk(conn: Any, root: Path) -> None:
     status = json.loads((root / "run" / "qemu" / "disk1.json").read_text())
     assert status["id"] == dom.id and status["state"] == DomainState.RUNNING
     assert Path(status["monitor"]).exists() and f"id='{dom.id}'" in status["xml"]
-    dom.suspend()
-    status = json.loads((root / "run" / "qemu" / "disk1.json").read_text())
-    assert status["state"] == DomainState.PAUSED
+    dom.suspend()       # state changes are written by the status writer, soon after
+    wait_for(lambda: json.loads((root / "run" / "qemu" / "disk1.json").read_text())["state"]
+             == DomainState.PAUSED, 5, "the status file to say paused")
     dom.destroy()
     assert not (root / "run" / "qemu" / "disk1.json").exists()
     dom.set_autostart(True)

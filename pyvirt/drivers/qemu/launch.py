@@ -201,7 +201,7 @@ def launch(node: QemuNode, o: DomainObj, base: DomainDef,
         status.xml = format_domain(live, live_id=dom_id)
     node.watcher.add_monitor(proc.mon, lambda: None)
     node.watcher.add_pidfd(pidfd, lambda: on_exit(o, proc))
-    node.save_status(o)
+    node.save_status(o, sync=True)
     return proc
 
 
@@ -275,7 +275,7 @@ def finish(node: QemuNode, o: DomainObj, proc: Proc, reason: int, event: int | N
             os.close(proc.pidfd)
         except OSError:
             pass
-        node.layout.remove_status(o.name)
+        node.remove_status(o.name)
         node.domains.set_id(o, -1)
         o.set_state(DomainState.SHUTOFF, reason)
         o.priv = None

@@ -11,11 +11,10 @@ node.lock.
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import threading
-from collections.abc import Iterator
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,13 +27,33 @@ from .caps import QemuCaps, default_emulator, load_caps
 from .monitor import Watcher
 from .process import kvm_usable
 from .qmp import QMPClient
-from .state import OwnerLock, RootLayout, Status
+from .state import OwnerLock, RootLayout, Status, write_fast
 
 __all__ = ["QemuNode", "Proc", "JOB_TIMEOUT"]
 
 log = logging.getLogger(__name__)
 Q = ErrorDomain.QEMU
 JOB_TIMEOUT = 30.0      # libvirt's QEMU_JOB_WAIT_TIME
+STATUS_DELAY = 0.05     # s: how long state changes gather before their status is written
+
+
+class _Job:
+    """The context manager node.job() returns (a class: cheaper than a generator on the
+    hot paths: suspend, resume, monitor passthrough)."""
+
+    __slots__ = ("lock", "what")
+
+    def __init__(self, lock: threading.Lock, what: str) -> None:
+        self.lock = lock
+        self.what = what
+
+    def __enter__(self) -> None:
+        if not self.lock.acquire(timeout=JOB_TIMEOUT):
+            raise error(ErrorNumber.OPERATION_TIMEOUT, Q, "cannot acquire state change lock"
+                        + (f" for {self.what}" if self.what else ""))
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
 
 
 @dataclass(eq=False)
@@ -84,6 +103,12 @@ class QemuNode:
         self.last_id = self.layout.last_id()
         self.watcher = Watcher()
         self.closed = False
+        self._dirty: dict[str, Proc] = {}
+        self._dirty_event = threading.Event()
+        self._status_lock = threading.Lock()
+        self._writer = threading.Thread(target=self._status_writer, name="pyvirt-qemu-status",
+                                        daemon=True)
+        self._writer.start()
         self.engine: Any = None         # the QemuDriver that monitor events run on
 
     # -- capabilities -------------------------------------------------------------------
@@ -104,16 +129,10 @@ class QemuNode:
             self.layout.save_last_id(nid)
             return nid
 
-    @contextlib.contextmanager
-    def job(self, o: DomainObj, what: str = "") -> Iterator[None]:
-        """Hold the domain's job lock (libvirt's qemuDomainObjBeginJob, 30 s wait)."""
-        if not o.job.acquire(timeout=JOB_TIMEOUT):
-            raise error(ErrorNumber.OPERATION_TIMEOUT, Q,
-                        f"cannot acquire state change lock{f' for {what}' if what else ''}")
-        try:
-            yield
-        finally:
-            o.job.release()
+    def job(self, o: DomainObj, what: str = "") -> _Job:
+        """Hold the domain's job lock (libvirt's qemuDomainObjBeginJob, 30 s wait):
+        `with node.job(o, "suspend"): ...`."""
+        return _Job(o.job, what)
 
     def lifecycle(self, o: DomainObj, event: int, detail: int) -> None:
         self.events.queue("domain", DomainEventID.LIFECYCLE, o.ref(), int(event), int(detail))
@@ -121,19 +140,70 @@ class QemuNode:
     def reboot_event(self, o: DomainObj) -> None:
         self.events.queue("domain", DomainEventID.REBOOT, o.ref())
 
-    def save_status(self, o: DomainObj) -> None:
-        """Write the live status of an active domain (libvirt's qemuDomainSaveStatus)."""
+    def save_status(self, o: DomainObj, *, sync: bool = False) -> None:
+        """Record an active domain's live status (libvirt's qemuDomainSaveStatus).
+
+        State changes (suspend, resume, events) are written by the status writer thread,
+        coalesced: the QMP round trip of a suspend is ~0.2 ms and a file replace costs
+        as much again, while the file only has to be right for the next owner, which
+        re-reads the state from QEMU anyway.  Starting a domain writes synchronously:
+        its status must exist before start() returns, so a new owner finds the guest."""
         p: Proc | None = o.priv
         if p is None or p.stopped:
             return
-        st = p.status
-        st.id, st.state, st.reason = o.id, int(o.state), int(o.reason)
-        st.persistent = o.persistent
-        st.paused_shutdown = p.paused_shutdown
-        try:
-            self.layout.write_status(st)
-        except OSError as e:
-            log.warning("cannot write status of %s: %s", o.name, e)
+        with self.lock:
+            st = p.status
+            st.id, st.state, st.reason = o.id, int(o.state), int(o.reason)
+            st.persistent = o.persistent
+            st.paused_shutdown = p.paused_shutdown
+            if not sync:
+                self._dirty[o.name] = p
+                self._dirty_event.set()
+                return
+            data = st.dump()
+        self._write_status(st.name, data, p)
+
+    def _write_status(self, name: str, data: bytes, p: Proc) -> None:
+        with self._status_lock:
+            if p.stopped:
+                return
+            try:
+                write_fast(self.layout.status_path(name), data)
+            except OSError as e:
+                log.warning("cannot write status of %s: %s", name, e)
+
+    def remove_status(self, name: str) -> None:
+        """Drop a stopped run's status file (after Proc.stopped was set)."""
+        with self.lock:
+            self._dirty.pop(name, None)
+        with self._status_lock:
+            self.layout.remove_status(name)
+
+    def _status_writer(self) -> None:
+        while True:
+            self._dirty_event.wait()
+            if not self.closed:
+                # let a burst of state changes settle: one write per domain per burst,
+                # and no wakeups competing with the thread that is talking to QEMU
+                time.sleep(STATUS_DELAY)
+            with self.lock:
+                self._dirty_event.clear()
+                batch = [(name, p.status.dump(), p) for name, p in self._dirty.items()
+                         if not p.stopped]
+                self._dirty.clear()
+            for name, data, p in batch:
+                self._write_status(name, data, p)
+            if self.closed:
+                return
+
+    def flush_status(self) -> None:
+        """Write every pending status now (close, tests)."""
+        with self.lock:
+            batch = [(name, p.status.dump(), p) for name, p in self._dirty.items()
+                     if not p.stopped]
+            self._dirty.clear()
+        for name, data, p in batch:
+            self._write_status(name, data, p)
 
     # -- shutting down ------------------------------------------------------------------
     def close(self) -> None:
@@ -142,6 +212,9 @@ class QemuNode:
             return
         self.closed = True
         self.watcher.close()
+        self._dirty_event.set()
+        self._writer.join(5)
+        self.flush_status()
         with self.lock:
             objs = list(self.domains)
         for o in objs:

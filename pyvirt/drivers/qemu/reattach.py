@@ -83,7 +83,7 @@ def _load_configs(node: QemuNode) -> None:
 
 
 def _cleanup_dead(node: QemuNode, st: Status) -> None:
-    node.layout.remove_status(st.name)
+    node.remove_status(st.name)
     for p in (st.monitor, st.ram_path):
         if p:
             try:
