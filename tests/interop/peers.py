@@ -274,3 +274,52 @@ def ensure_event_loop() -> None:
 
         _loop_thread = threading.Thread(target=run, name="pyvirt-test-loop", daemon=True)
         _loop_thread.start()
+
+
+def qemu_pids_with_uuids(uuids: set[str]) -> list[int]:
+    """qemu-system processes running a guest with one of these UUIDs (this test's)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and b"qemu-system" in argv[0]:
+            for i, a in enumerate(argv[:-1]):
+                if a == b"-uuid" and argv[i + 1].decode() in uuids:
+                    found.append(int(entry))
+    return found
+
+
+def kill_guests(uuids: set[str]) -> None:
+    """SIGKILL the QEMUs of these guests (test cleanup, pass or fail)."""
+    for pid in qemu_pids_with_uuids(uuids):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def kvm_or_tcg() -> str:
+    """The domain type a firmware-only guest starts with here."""
+    try:
+        from pyvirt.drivers.qemu.process import kvm_usable
+        return "kvm" if kvm_usable()[0] else "qemu"
+    except ImportError:
+        return "qemu"
+
+
+def firmware_guest(name: str, uuid: str, vtype: str | None = None) -> str:
+    """A 64 MiB guest with firmware only (SeaBIOS waits for a boot disk): starts in
+    ~60 ms under KVM, answers QMP, pauses, resumes, saves (shared/PEERS.md)."""
+    return f"""<domain type='{vtype or kvm_or_tcg()}'>
+  <name>{name}</name>
+  <uuid>{uuid}</uuid>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices><memballoon model='none'/></devices>
+</domain>
+"""
