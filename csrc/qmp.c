@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -417,7 +418,7 @@ done:
 
 static int rx_ok(const struct pv_qmp_rx *rx)
 {
-    return rx && rx->buf && rx->cap > 0 && rx->cap <= PV_QMP_MAX_BUF &&
+    return rx && rx->buf && rx->cap > 0 && rx->cap <= PV_QMP_MAX_BUF && rx->rcvtimeo_ms >= -2 &&
            rx->start <= rx->scanned && rx->scanned <= rx->end && rx->end <= rx->cap;
 }
 
@@ -448,9 +449,38 @@ int pv_qmp_next(struct pv_qmp_rx *rx, struct pv_qmp_msg *msg)
     return rc < 0 ? rc : 1;
 }
 
+/* Make the fd's SO_RCVTIMEO fit a wait of `left` ms (-1: none): 0, or -1 if it
+ * cannot be set (then the caller polls). */
+static int fit_rcvtimeo(int fd, struct pv_qmp_rx *rx, int left)
+{
+    struct timeval tv;
+    int have = rx->rcvtimeo_ms;
+    if (have == left)
+        return 0;
+    /* a little too long is fine on a long deadline; too short never is */
+    if (left > 5000 && have > 0 && have >= left && have - left <= 1000)
+        return 0;
+    if (left < 0) {
+        tv.tv_sec = 0;
+        tv.tv_usec = 0;
+    } else {
+        if (left == 0)
+            left = 1;
+        tv.tv_sec = left / 1000;
+        tv.tv_usec = (left % 1000) * 1000;
+    }
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+        rx->rcvtimeo_ms = -2;
+        return -1;
+    }
+    rx->rcvtimeo_ms = left;
+    return 0;
+}
+
 static int recv_until(int fd, struct pv_qmp_rx *rx, int64_t deadline, int nowait,
                       struct pv_qmp_msg *msg)
 {
+    int polled = 0;
     for (;;) {
         ssize_t n;
         int rc = pv_qmp_next(rx, msg);
@@ -462,7 +492,18 @@ static int recv_until(int fd, struct pv_qmp_rx *rx, int64_t deadline, int nowait
             rx->scanned -= rx->start;
             rx->start = 0;
         }
-        n = read(fd, rx->buf + rx->end, rx->cap - rx->end);
+        if (nowait || polled) {
+            n = recv(fd, rx->buf + rx->end, rx->cap - rx->end, MSG_DONTWAIT);
+            polled = 0;
+        } else {
+            int left = left_ms(deadline);
+            if (deadline >= 0 && left == 0)
+                return -ETIMEDOUT;
+            if (fit_rcvtimeo(fd, rx, left) < 0)
+                n = recv(fd, rx->buf + rx->end, rx->cap - rx->end, MSG_DONTWAIT);
+            else    /* blocks on a blocking fd, returns EAGAIN at once on another */
+                n = recv(fd, rx->buf + rx->end, rx->cap - rx->end, 0);
+        }
         if (n > 0) {
             rx->end += (uint32_t)n;
             continue;
@@ -475,11 +516,14 @@ static int recv_until(int fd, struct pv_qmp_rx *rx, int64_t deadline, int nowait
             return -errno;
         if (nowait)
             return -EAGAIN;
-        rc = wait_fd(fd, POLLIN, deadline);
+        if (deadline >= 0 && left_ms(deadline) == 0)
+            return -ETIMEDOUT;
+        rc = wait_fd(fd, POLLIN, deadline);     /* a non-blocking fd, or SO_RCVTIMEO hit */
         if (rc < 0)
             return rc;
         if (rc == 0)
             return -ETIMEDOUT;
+        polled = 1;
     }
 }
 
@@ -492,7 +536,7 @@ static int send_all(int fd, const char *data, uint32_t len, int64_t deadline)
 {
     uint32_t done = 0;
     while (done < len) {
-        ssize_t n = send(fd, data + done, len - done, MSG_NOSIGNAL);
+        ssize_t n = send(fd, data + done, len - done, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
             done += (uint32_t)n;
             continue;
@@ -544,7 +588,7 @@ int pv_qmp_send_fds(int fd, const char *data, uint32_t len, const int *fds, uint
         c->cmsg_type = SCM_RIGHTS;
         c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
         memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-        n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+        n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n == 1)
             break;
         if (n < 0 && errno == EINTR)

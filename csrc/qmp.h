@@ -14,6 +14,11 @@
  * every call returns a count (>= 0) or -errno.  Deadlines are in milliseconds: < 0
  * waits forever, 0 never waits.
  *
+ * Waiting: on a blocking fd, a reply is awaited in one blocking recv() bounded by
+ * SO_RCVTIMEO (set only when the deadline calls for another value, with up to 1 s of
+ * slack on deadlines over 5 s): send + recv, two system calls per round trip, as a
+ * plain blocking client makes.  On a non-blocking fd: recv, poll, recv.
+ *
  * Fed to cffi's cdef by csrc/build_core.py (preprocessor lines other than integer
  * #defines are dropped).
  */
@@ -57,6 +62,7 @@ struct pv_qmp_rx {          /* receive state, owned and allocated by the caller 
     uint32_t start;         /* unread data is buf[start..end) */
     uint32_t end;
     uint32_t scanned;       /* buf[start..scanned) is known to hold no newline */
+    int32_t rcvtimeo_ms;    /* the fd's SO_RCVTIMEO as last set here; -2: unknown */
 };
 
 struct pv_qmp_msg {         /* what pv_qmp_recv / pv_qmp_classify found */

@@ -252,6 +252,9 @@ class CQmpChannel:
         self._buf = self._ffi.new("char[]", QMP_INITIAL_BUF)
         self._rx.buf = self._buf
         self._rx.cap = QMP_INITIAL_BUF
+        self._rx.rcvtimeo_ms = -2
+        # blocking: a reply is awaited in one recv() bounded by SO_RCVTIMEO (qmp.h)
+        os.set_blocking(fd, True)
 
     def fileno(self) -> int:
         return self._fd
@@ -343,7 +346,6 @@ class CQmp:
         return CQmpChannel(self._c, rc)
 
     def adopt(self, fd: int) -> CQmpChannel:
-        os.set_blocking(fd, False)
         return CQmpChannel(self._c, fd)
 
     def classify(self, data: bytes) -> QmpMessage:

@@ -254,7 +254,7 @@ class LifecycleSlots:
                 node.lifecycle(o, Ev.STARTED, started)
                 node.lifecycle(o, Ev.SUSPENDED,
                                Suspended.RESTORED if restored else Suspended.PAUSED)
-                node.save_status(o)
+            node.save_status(o, sync=True)
             return
         if restored:
             node.lifecycle(o, Ev.STARTED, started)
@@ -273,7 +273,7 @@ class LifecycleSlots:
                 o.set_state(DomainState.RUNNING, p.running_reason or DomainRunningReason.BOOTED)
             if not restored:
                 node.lifecycle(o, Ev.STARTED, started)
-            node.save_status(o)
+        node.save_status(o, sync=True)      # a new owner must find it running
 
     # -- stopping -----------------------------------------------------------------------
     def domain_destroy(self, dom: DomainHandle, flags: int) -> None:
