@@ -20,7 +20,6 @@ import logging
 import os
 import signal
 import socket
-import ssl
 import struct
 import threading
 import time
@@ -33,7 +32,6 @@ from ..uri import parse as parse_uri
 from .client import ServerClient
 from .config import Config, ConfigError
 from .dispatch import PING_FRAME, Dispatcher
-from .tls import Handshake, server_context
 from .workers import WorkerPool
 
 __all__ = ["Server", "ServerError"]
@@ -65,7 +63,7 @@ class Server:
         self._lock = threading.Lock()
         self._listeners: list[tuple[socket.socket, str, int]] = []
         self._paused = False
-        self._tls_ctx: ssl.SSLContext | None = None
+        self._tls_ctx: Any = None            # ssl.SSLContext, for a TLS listener
         self._timers: list[int] = []
         self._pidfd = -1
         self._stopping = False
@@ -108,6 +106,7 @@ class Server:
         eventloop.register_default_impl()
         self._open_keeper()
         if self.tls is not None:
+            from .tls import server_context   # ssl only for a TLS listener (client.py)
             self._tls_ctx = server_context(cfg)
         self._listen_unix(cfg.rw_socket, "unix", int(cfg.unix_sock_rw_perms, 8))
         self._listen_unix(cfg.ro_socket, "unix-ro", int(cfg.unix_sock_ro_perms, 8))
@@ -263,9 +262,10 @@ class Server:
                                           authenticated=True, peer=peer))
             return
         assert self._tls_ctx is not None
+        from .tls import Handshake
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-        def done(ssock: ssl.SSLSocket | None) -> None:
+        def done(ssock: socket.socket | None) -> None:
             if ssock is not None and not self._stopping:
                 self._add_client(ServerClient(self, ssock, "tls", readonly=False,
                                               authenticated=True, peer=peer))

@@ -75,7 +75,7 @@ class Handshake:
     with the wrapped socket (or None when it failed or the DN is not allowed)."""
 
     def __init__(self, ctx: ssl.SSLContext, sock: socket.socket, cfg: Config,
-                 done: Callable[[ssl.SSLSocket | None], None]) -> None:
+                 done: Callable[[socket.socket | None], None]) -> None:
         sock.setblocking(False)
         self.ssock = ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         self.cfg, self.done = cfg, done
