@@ -23,7 +23,6 @@ import gc
 import json
 import os
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -36,14 +35,14 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import pyvirt  # noqa: E402
-from pyvirt import eventloop  # noqa: E402
-from pyvirt.drivers.qemu.process import kvm_usable  # noqa: E402
+import pyvirt
+from pyvirt import eventloop
+from pyvirt.drivers.qemu.process import kvm_usable
 
 try:
-    from bench_qemu_peers import PrivateLibvirtd, RawQemu, libvirt_available  # noqa: E402
+    from bench_qemu_peers import PrivateLibvirtd, RawQemu, libvirt_available
 except ImportError:  # imported as benches.bench_qemu_side
-    from .bench_qemu_peers import PrivateLibvirtd, RawQemu, libvirt_available  # noqa: E402
+    from .bench_qemu_peers import PrivateLibvirtd, RawQemu, libvirt_available
 
 VTYPE = "kvm" if kvm_usable()[0] else "qemu"
 ACCEL = "kvm" if VTYPE == "kvm" else "tcg"

@@ -398,8 +398,9 @@ class CGuestRAM:
             rc = self._lib.pv_mp_phys_offset(self._map, self._regions, self._nregions, gpa,
                                              size, self._off)
             if rc == 0:     # one piece: a single copy straight into the bytes object
-                return self._ffi.unpack(self._ffi.cast("char *", base) + self._off[0],
-                                        size)  # type: ignore[no-any-return]
+                data: bytes = self._ffi.unpack(self._ffi.cast("char *", base) + self._off[0],
+                                               size)
+                return data
             out = self._ffi.new("char[]", max(1, size))
             n = self._lib.pv_mp_read_phys(self._map, self._regions, self._nregions, gpa,
                                           size, out)

@@ -13,19 +13,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from .constants import (VIR_CONNECT_DOMAIN_QEMU_MONITOR_EVENT_REGISTER_NOCASE,
-                        VIR_CONNECT_DOMAIN_QEMU_MONITOR_EVENT_REGISTER_REGEX,
-                        VIR_DOMAIN_QEMU_MONITOR_COMMAND_DEFAULT,
-                        VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP, ErrorDomain, ErrorNumber)
+from .constants import (
+    VIR_CONNECT_DOMAIN_QEMU_MONITOR_EVENT_REGISTER_NOCASE,
+    VIR_CONNECT_DOMAIN_QEMU_MONITOR_EVENT_REGISTER_REGEX,
+    VIR_DOMAIN_QEMU_MONITOR_COMMAND_DEFAULT,
+    VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP,
+    ErrorDomain,
+    ErrorNumber,
+)
 from .errors import error, libvirtError
 
-__all__ = ["qemuMonitorCommand", "qemu_monitor_command", "qemuAgentCommand", "qemuAttach",
-           "qemuMonitorEventRegister", "qemuMonitorEventDeregister",
-           "VIR_DOMAIN_QEMU_MONITOR_COMMAND_DEFAULT", "VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP",
-           "VIR_DOMAIN_QEMU_AGENT_COMMAND_BLOCK", "VIR_DOMAIN_QEMU_AGENT_COMMAND_DEFAULT",
-           "VIR_DOMAIN_QEMU_AGENT_COMMAND_NOWAIT", "VIR_DOMAIN_QEMU_AGENT_COMMAND_SHUTDOWN",
-           "VIR_CONNECT_DOMAIN_QEMU_MONITOR_EVENT_REGISTER_REGEX",
-           "VIR_CONNECT_DOMAIN_QEMU_MONITOR_EVENT_REGISTER_NOCASE", "libvirtError"]
+__all__ = [
+    "VIR_CONNECT_DOMAIN_QEMU_MONITOR_EVENT_REGISTER_NOCASE",
+    "VIR_CONNECT_DOMAIN_QEMU_MONITOR_EVENT_REGISTER_REGEX",
+    "VIR_DOMAIN_QEMU_AGENT_COMMAND_BLOCK",
+    "VIR_DOMAIN_QEMU_AGENT_COMMAND_DEFAULT",
+    "VIR_DOMAIN_QEMU_AGENT_COMMAND_NOWAIT",
+    "VIR_DOMAIN_QEMU_AGENT_COMMAND_SHUTDOWN",
+    "VIR_DOMAIN_QEMU_MONITOR_COMMAND_DEFAULT",
+    "VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP",
+    "libvirtError",
+    "qemuAgentCommand",
+    "qemuAttach",
+    "qemuMonitorCommand",
+    "qemuMonitorEventDeregister",
+    "qemuMonitorEventRegister",
+    "qemu_monitor_command",
+]
 
 # libvirt-qemu.h's virDomainQemuAgentCommandTimeoutValues
 VIR_DOMAIN_QEMU_AGENT_COMMAND_BLOCK = -2

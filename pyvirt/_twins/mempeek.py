@@ -12,11 +12,18 @@ import os
 import stat
 from collections.abc import Sequence
 
-from .abc import (MP_MAX_REGIONS, MP_PAGING_4LEVEL, MP_PAGING_5LEVEL, MP_PAGING_32,
-                  MP_PAGING_NONE, MP_PAGING_PAE, MemRegion)
+from .abc import (
+    MP_MAX_REGIONS,
+    MP_PAGING_4LEVEL,
+    MP_PAGING_5LEVEL,
+    MP_PAGING_32,
+    MP_PAGING_NONE,
+    MP_PAGING_PAE,
+    MemRegion,
+)
 from .qmp import oserror
 
-__all__ = ["PyMemPeek", "PyGuestRAM"]
+__all__ = ["PyGuestRAM", "PyMemPeek"]
 
 _PRESENT = 0x1
 _PSE = 0x80

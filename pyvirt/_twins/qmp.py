@@ -16,9 +16,22 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from .abc import (QMP_ERROR, QMP_EVENT, QMP_GREETING, QMP_ID_ABSENT, QMP_ID_INT, QMP_ID_OTHER,
-                  QMP_INITIAL_BUF, QMP_MAX_BUF, QMP_MAX_DEPTH, QMP_MAX_FDS, QMP_NOT_OBJECT, QMP_OTHER,
-                  QMP_RETURN, QmpMessage)
+from .abc import (
+    QMP_ERROR,
+    QMP_EVENT,
+    QMP_GREETING,
+    QMP_ID_ABSENT,
+    QMP_ID_INT,
+    QMP_ID_OTHER,
+    QMP_INITIAL_BUF,
+    QMP_MAX_BUF,
+    QMP_MAX_DEPTH,
+    QMP_MAX_FDS,
+    QMP_NOT_OBJECT,
+    QMP_OTHER,
+    QMP_RETURN,
+    QmpMessage,
+)
 
 __all__ = ["PyQmp", "PyQmpChannel", "classify", "oserror"]
 

@@ -8,7 +8,6 @@ qemu-system child may be left.
 from __future__ import annotations
 
 import ctypes
-
 import shutil
 import tempfile
 import threading

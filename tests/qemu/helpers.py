@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-
 import signal
 import time
 from collections.abc import Callable
@@ -11,8 +10,16 @@ from typing import Any
 
 from pyvirt.testing import COUNTER_RE, READY_LINE, GuestImage
 
-__all__ = ["guest_xml", "firmware_xml", "wait_for", "qemu_children", "kill_pids",
-           "console_text", "last_counter", "wait_ready"]
+__all__ = [
+    "console_text",
+    "firmware_xml",
+    "guest_xml",
+    "kill_pids",
+    "last_counter",
+    "qemu_children",
+    "wait_for",
+    "wait_ready",
+]
 
 
 def guest_xml(name: str, image: GuestImage, log: str | Path, *, memory_mib: int = 128,

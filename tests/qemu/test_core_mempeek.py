@@ -11,8 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyvirt import _core
-from pyvirt._twins.abc import (MP_PAGING_4LEVEL, MP_PAGING_5LEVEL, MP_PAGING_32, MP_PAGING_NONE,
-                               MP_PAGING_PAE, MemPeek, MemRegion)
+from pyvirt._twins.abc import (
+    MP_PAGING_4LEVEL,
+    MP_PAGING_5LEVEL,
+    MP_PAGING_32,
+    MP_PAGING_NONE,
+    MP_PAGING_PAE,
+    MemPeek,
+    MemRegion,
+)
 
 IMPLS = _core.available_impls()
 MIB = 1 << 20
@@ -162,7 +169,7 @@ def test_virt_32bit_modes(peek: MemPeek, ramfile: tuple[Path, bytearray, dict[st
 def test_differential(va: int, n: int, mode: int, pse: bool, which: str) -> None:
     if "c" not in IMPLS:
         pytest.skip("needs the C core")
-    ram, roots = _RAM
+    _ram, roots = _RAM
     outcomes = []
     for impl in ("c", "python"):
         m = _core.get_impl(impl).mempeek.open(_RAMPATH, SIZE, REGIONS)  # type: ignore[union-attr]

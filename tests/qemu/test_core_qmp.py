@@ -12,9 +12,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyvirt import _core
-from pyvirt._twins.abc import (QMP_ERROR, QMP_EVENT, QMP_GREETING, QMP_ID_ABSENT, QMP_ID_INT,
-                               QMP_ID_OTHER, QMP_MAX_DEPTH, QMP_NOT_OBJECT, QMP_OTHER,
-                               QMP_RETURN, Qmp)
+from pyvirt._twins.abc import (
+    QMP_ERROR,
+    QMP_EVENT,
+    QMP_GREETING,
+    QMP_ID_ABSENT,
+    QMP_ID_INT,
+    QMP_ID_OTHER,
+    QMP_MAX_DEPTH,
+    QMP_NOT_OBJECT,
+    QMP_OTHER,
+    QMP_RETURN,
+    Qmp,
+)
 
 IMPLS = _core.available_impls()
 

@@ -11,9 +11,16 @@ from typing import Any
 import pytest
 
 import pyvirt
-from pyvirt.constants import (DomainCreateFlags, DomainEventID, DomainPausedReason,
-                              DomainRunningReason, DomainShutoffReason, DomainState,
-                              ErrorDomain, ErrorNumber)
+from pyvirt.constants import (
+    DomainCreateFlags,
+    DomainEventID,
+    DomainPausedReason,
+    DomainRunningReason,
+    DomainShutoffReason,
+    DomainState,
+    ErrorDomain,
+    ErrorNumber,
+)
 from pyvirt.testing import GuestImage
 
 from .helpers import console_text, firmware_xml, guest_xml, wait_for, wait_ready
@@ -220,7 +227,7 @@ def test_firmware_guest_under_kvm(conn: Any, kvm: None, events: Events) -> None:
 
 
 def test_guest_killed_from_outside(conn: Any, events: Events) -> None:
-    dom = conn.create_domain(firmware_xml("fw3", "qemu"))
+    conn.create_domain(firmware_xml("fw3", "qemu"))
     os.kill(_pid(conn, "fw3"), signal.SIGKILL)
     events.wait(("fw3", STOPPED, 5))        # STOPPED/FAILED
     # transient: gone once it stopped
@@ -233,7 +240,7 @@ def test_guest_killed_from_outside(conn: Any, events: Events) -> None:
 
 
 def test_monitor_passthrough_drives_state(conn: Any, events: Events) -> None:
-    import pyvirt.libvirt_qemu as libvirt_qemu
+    from pyvirt import libvirt_qemu
     dom = conn.create_domain(firmware_xml("fw5", "qemu"))
     out = dom.qemu_monitor_command('{"execute": "query-status"}')
     assert '"status": "running"' in out and '"id"' in out

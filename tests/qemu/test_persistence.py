@@ -14,10 +14,9 @@ from typing import Any
 import pytest
 
 import pyvirt
-from pyvirt.constants import (DomainPausedReason, DomainShutoffReason, DomainState,
-                              ErrorNumber)
-from pyvirt.testing import GuestImage
+from pyvirt.constants import DomainPausedReason, DomainShutoffReason, DomainState, ErrorNumber
 from pyvirt.drivers.qemu.qmp import QMPClient
+from pyvirt.testing import GuestImage
 
 from .conftest import destroy_all
 from .helpers import firmware_xml, guest_xml, kill_pids, last_counter, wait_for, wait_ready

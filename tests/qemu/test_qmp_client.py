@@ -11,10 +11,16 @@ from collections.abc import Iterator
 import pytest
 
 from pyvirt import _core
-from pyvirt.drivers.qemu.process import (MONITOR_FD, MonitorSocket, kill_and_wait, pidfd_open,
-                                         spawn)
-from pyvirt.drivers.qemu.qmp import (Disconnected, ExecuteError, ProtocolError, QMPClient,
-                                     QMPTimeout, Runstate, StateError)
+from pyvirt.drivers.qemu.process import MONITOR_FD, MonitorSocket, kill_and_wait, pidfd_open, spawn
+from pyvirt.drivers.qemu.qmp import (
+    Disconnected,
+    ExecuteError,
+    ProtocolError,
+    QMPClient,
+    QMPTimeout,
+    Runstate,
+    StateError,
+)
 
 pytestmark = pytest.mark.qemu
 

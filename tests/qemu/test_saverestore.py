@@ -8,8 +8,13 @@ from typing import Any
 import pytest
 
 import pyvirt
-from pyvirt.constants import (DomainPausedReason, DomainRunningReason, DomainShutoffReason,
-                              DomainState, ErrorNumber)
+from pyvirt.constants import (
+    DomainPausedReason,
+    DomainRunningReason,
+    DomainShutoffReason,
+    DomainState,
+    ErrorNumber,
+)
 from pyvirt.testing import GuestImage
 
 from .helpers import console_text, firmware_xml, guest_xml, last_counter, wait_for, wait_ready

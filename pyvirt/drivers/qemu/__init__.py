@@ -19,7 +19,7 @@ from ..base import NetworkDriver, StorageDriver
 from .driver import QemuDriver
 from .node import QemuNode
 
-__all__ = ["open", "QemuDriver", "QemuNode", "open_node"]
+__all__ = ["QemuDriver", "QemuNode", "open", "open_node"]
 
 _lock = threading.Lock()
 _nodes: dict[str, tuple[QemuNode, int]] = {}

@@ -13,7 +13,6 @@ import json
 import os
 import platform
 import shutil
-
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -25,8 +24,14 @@ from .process import MONITOR_FD, MonitorSocket, kill_and_wait, pidfd_open, spawn
 from .qmp import QMPClient, QMPError
 from .state import write_fast
 
-__all__ = ["QemuCaps", "probe", "load_caps", "default_emulator", "capabilities_xml",
-           "domain_capabilities_xml"]
+__all__ = [
+    "QemuCaps",
+    "capabilities_xml",
+    "default_emulator",
+    "domain_capabilities_xml",
+    "load_caps",
+    "probe",
+]
 
 Q = ErrorDomain.QEMU
 CACHE_FORMAT = 1
@@ -139,7 +144,7 @@ def load_caps(emulator: str, kvm_ok: bool, cache_dir: str) -> QemuCaps:
         st = os.stat(emulator)
     except OSError as e:
         raise error(ErrorNumber.SYSTEM_ERROR, Q,
-                    f"Cannot find QEMU binary {emulator}: {e.strerror}", int1=e.errno) from None
+                    f"Cannot find QEMU binary {emulator}: {e.strerror}", int1=e.errno or -1) from None
     key = (emulator, st.st_mtime_ns, st.st_size, kvm_ok)
     digest = hashlib.sha256(emulator.encode()).hexdigest()[:16]
     path = os.path.join(cache_dir, f"caps-{digest}.json")

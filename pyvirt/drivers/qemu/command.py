@@ -17,15 +17,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]
 
 from ...constants import ErrorDomain, ErrorNumber
 from ...errors import error
 from ...xml.domain_model import DomainDef
 from .devices import DeviceArgs, device_args
 
-__all__ = ["LaunchSpec", "build_argv", "assign_aliases", "memory_backing", "esc", "argv_text",
-           "ACTION_SHUTDOWN", "ACTION_REBOOT", "ACTION_PANIC"]
+__all__ = [
+    "ACTION_PANIC",
+    "ACTION_REBOOT",
+    "ACTION_SHUTDOWN",
+    "LaunchSpec",
+    "argv_text",
+    "assign_aliases",
+    "build_argv",
+    "esc",
+    "memory_backing",
+]
 
 Q = ErrorDomain.QEMU
 
@@ -243,7 +252,7 @@ def _clock(d: DomainDef) -> list[str]:
         elif ck.offset == "variable" and ck.adjustment not in (None, "reset"):
             # QEMU wants the start date: now + adjustment, as libvirt computes it
             import datetime
-            t = datetime.datetime.now(datetime.timezone.utc) + \
+            t = datetime.datetime.now(datetime.UTC) + \
                 datetime.timedelta(seconds=int(ck.adjustment or 0))
             base = t.strftime("%Y-%m-%dT%H:%M:%S")
         elif ck.offset not in ("utc", "variable"):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...constants import ErrorDomain, ErrorNumber
 from ...errors import error
-from ...xml.domain_model import CharDevDef
+from ...xml.domain_model import CharDevDef, DevicesDef
 from ..domobj import DomainObj
 from ..handles import DomainHandle
 from ..util import check_flags, not_running
@@ -30,7 +30,7 @@ Q = ErrorDomain.QEMU
 D = ErrorDomain.DOMAIN
 _FORCE = 1
 _SAFE = 2
-_sessions: "weakref.WeakKeyDictionary[Proc, dict[str, Any]]" = weakref.WeakKeyDictionary()
+_sessions: weakref.WeakKeyDictionary[Proc, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 class PtyStream:
@@ -57,7 +57,7 @@ class PtyStream:
                 return b""
             raise
 
-    def send(self, data: bytes) -> int:
+    def send(self, data: bytes | memoryview) -> int:
         return os.write(self.fileno(), data)
 
     def sendall(self, data: bytes) -> None:
@@ -82,7 +82,7 @@ class PtyStream:
 
 
 def _find(o: DomainObj, dev_name: str | None) -> CharDevDef:
-    dv = o.def_.devices
+    dv: DevicesDef = o.def_.devices
     if dev_name is None:
         found = dv.consoles[0] if dv.consoles else (dv.serials[0] if dv.serials else None)
     else:

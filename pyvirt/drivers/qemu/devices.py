@@ -11,13 +11,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]
 
 from ...constants import ErrorDomain, ErrorNumber
 from ...errors import error
 from ...xml.domain_model import Address, CharDevDef, DiskDef, DomainDef, GraphicsDef
 
-__all__ = ["DeviceArgs", "device_args", "char_backend"]
+__all__ = ["DeviceArgs", "char_backend", "device_args"]
 
 Q = ErrorDomain.QEMU
 

@@ -10,12 +10,19 @@ import os
 import uuid as _uuid
 from typing import TYPE_CHECKING, Any
 
-from ...constants import DomainCreateFlags
+from ...constants import (
+    DomainCreateFlags,
+    DomainShutoffReason,
+    DomainState,
+    DomainUndefineFlagsValues,
+    DomainVcpuFlags,
+    DomainXMLFlags,
+    ErrorDomain,
+    ErrorNumber,
+)
 from ...constants import DomainEventDefinedDetailType as Defined
 from ...constants import DomainEventType as Ev
 from ...constants import DomainEventUndefinedDetailType as Undefined
-from ...constants import (DomainShutoffReason, DomainState, DomainUndefineFlagsValues,
-                          DomainVcpuFlags, DomainXMLFlags, ErrorDomain, ErrorNumber)
 from ...errors import error
 from ...types import DomainInfo, DomainStateReason, SecurityLabel
 from ...xml.domain_format import format_domain
@@ -255,8 +262,9 @@ class DomainSlots:
             pid = p.pid if p is not None else 0
             state = o.state
         cpu = cpu_time_ns(pid) if pid else 0
-        return DomainInfo(state, d.memory or 0, (d.current_memory or d.memory or 0)
-                          if pid else d.current_memory or d.memory or 0,
+        # current memory: the balloon target libvirt would read is the definition's
+        # currentMemory until a balloon driver changes it (no balloon resizing yet)
+        return DomainInfo(state, d.memory or 0, d.current_memory or d.memory or 0,
                           d.vcpu_current or d.vcpu or 1, cpu)
 
     def domain_get_state(self, dom: DomainHandle, flags: int) -> DomainStateReason:

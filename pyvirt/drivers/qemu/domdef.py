@@ -20,7 +20,7 @@ from ...xml.domain_model import ControllerDef, DomainDef, InputDef, MemballoonDe
 from ...xml.domain_normalize import DomainDefaults, load_domain
 from .caps import QemuCaps
 
-__all__ = ["load_qemu_domain", "live_copy", "raw_uuid"]
+__all__ = ["live_copy", "load_qemu_domain", "raw_uuid"]
 
 Q = ErrorDomain.QEMU
 

@@ -1,8 +1,7 @@
 """QemuDriver: one connection's hypervisor table for an embedded QEMU root."""
 from __future__ import annotations
 
-
-from typing import Callable
+from collections.abc import Callable
 
 from ...constants import ErrorDomain, ErrorNumber
 from ...errors import error
@@ -68,7 +67,8 @@ class QemuDriver(HostSlots, DomainSlots, LifecycleSlots, SaveSlots, MemorySlots,
                 if flags & _HMP:
                     out = p.mon.execute("human-monitor-command", {"command-line": cmd})
                     return str(out)
-                return p.mon.execute_text(cmd)
+                reply: str = p.mon.execute_text(cmd)
+                return reply
             except ProtocolError as exc:
                 raise error(ErrorNumber.INTERNAL_ERROR, Q,
                             f"cannot parse json {cmd}: {exc}") from None

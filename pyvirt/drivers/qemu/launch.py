@@ -15,7 +15,8 @@ import logging
 import os
 import signal
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ...constants import DomainPausedReason, DomainState, ErrorDomain, ErrorNumber
 from ...errors import error
@@ -24,13 +25,23 @@ from ...xml.domain_model import CharSource, DomainDef
 from ..domobj import DomainObj
 from .command import LaunchSpec, assign_aliases, build_argv, memory_backing
 from .node import Proc, QemuNode
-from .process import (INCOMING_FD, MONITOR_FD, MonitorSocket, kill_and_wait, pidfd_open,
-                      process_start_time, reap, socket_path_alias, spawn, start_error,
-                      wait_exit)
+from .process import (
+    INCOMING_FD,
+    MONITOR_FD,
+    MonitorSocket,
+    kill_and_wait,
+    pidfd_open,
+    process_start_time,
+    reap,
+    socket_path_alias,
+    spawn,
+    start_error,
+    wait_exit,
+)
 from .qmp import QMPClient, QMPError
 from .state import Status
 
-__all__ = ["launch", "finish", "ram_regions", "wait_incoming"]
+__all__ = ["finish", "launch", "ram_regions", "wait_incoming"]
 
 log = logging.getLogger(__name__)
 Q = ErrorDomain.QEMU

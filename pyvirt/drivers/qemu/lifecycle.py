@@ -21,7 +21,17 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ..._twins.abc import QmpMessage
-from ...constants import DomainCrashedReason, DomainCreateFlags
+from ...constants import (
+    DomainCrashedReason,
+    DomainCreateFlags,
+    DomainPausedReason,
+    DomainRunningReason,
+    DomainShutdownReason,
+    DomainShutoffReason,
+    DomainState,
+    ErrorDomain,
+    ErrorNumber,
+)
 from ...constants import DomainEventCrashedDetailType as Crashed
 from ...constants import DomainEventResumedDetailType as Resumed
 from ...constants import DomainEventShutdownDetailType as ShutdownEv
@@ -29,8 +39,6 @@ from ...constants import DomainEventStartedDetailType as Started
 from ...constants import DomainEventStoppedDetailType as Stopped
 from ...constants import DomainEventSuspendedDetailType as Suspended
 from ...constants import DomainEventType as Ev
-from ...constants import (DomainPausedReason, DomainRunningReason, DomainShutdownReason,
-                          DomainShutoffReason, DomainState, ErrorDomain, ErrorNumber)
 from ...errors import error
 from ..domobj import DomainObj
 from ..handles import DomainHandle
@@ -365,7 +373,7 @@ class LifecycleSlots:
                 p.paused_reason = DomainPausedReason.USER
             self._mon(p, "stop")
             with node.lock:     # the STOP event came before the reply; belt and braces
-                if o.state == DomainState.RUNNING and not p.stopped:
+                if int(o.state) == DomainState.RUNNING and not p.stopped:
                     o.set_state(DomainState.PAUSED, DomainPausedReason.USER)
                     node.lifecycle(o, Ev.SUSPENDED, Suspended.PAUSED)
                     node.save_status(o)
@@ -384,8 +392,8 @@ class LifecycleSlots:
                     return
                 p.running_reason = DomainRunningReason.UNPAUSED
             self._mon(p, "cont")
-            with node.lock:
-                if o.state != DomainState.RUNNING and not p.stopped:
+            with node.lock:     # (the RESUME event has usually done this already)
+                if int(o.state) != DomainState.RUNNING and not p.stopped:
                     o.set_state(DomainState.RUNNING, DomainRunningReason.UNPAUSED)
                     node.lifecycle(o, Ev.RESUMED, Resumed.UNPAUSED)
                     node.save_status(o)

@@ -11,16 +11,22 @@ pmemsave/memsave into a temp file, then read it.  Both paths give the same bytes
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import errno
 import os
 import re
 import tempfile
+from typing import TYPE_CHECKING
 
 from ... import _core
-from ..._twins.abc import (MP_PAGING_4LEVEL, MP_PAGING_5LEVEL, MP_PAGING_32, MP_PAGING_NONE,
-                           MP_PAGING_PAE, MemPeek, MemRegion)
+from ..._twins.abc import (
+    MP_PAGING_4LEVEL,
+    MP_PAGING_5LEVEL,
+    MP_PAGING_32,
+    MP_PAGING_NONE,
+    MP_PAGING_PAE,
+    MemPeek,
+    MemRegion,
+)
 from ...constants import DomainMemoryFlags, DomainState, ErrorDomain, ErrorNumber
 from ...errors import error
 from ..domobj import DomainObj
@@ -95,7 +101,7 @@ class MemorySlots:
         if p.ram_path is None:
             return None
         if p.ram is None:
-            hot: MemPeek = impl if impl is not None else _core.mempeek  # type: ignore[assignment]
+            hot: MemPeek = impl if impl is not None else _core.mempeek
             regions = [MemRegion(*r) for r in p.ram_regions]
             top = max((r.offset + r.size for r in regions), default=0)
             try:

@@ -29,7 +29,7 @@ from .process import kvm_usable
 from .qmp import QMPClient
 from .state import OwnerLock, RootLayout, Status, write_fast
 
-__all__ = ["QemuNode", "Proc", "JOB_TIMEOUT"]
+__all__ = ["JOB_TIMEOUT", "Proc", "QemuNode"]
 
 log = logging.getLogger(__name__)
 Q = ErrorDomain.QEMU

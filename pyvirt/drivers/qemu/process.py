@@ -28,9 +28,22 @@ import time
 from ...constants import ErrorDomain, ErrorNumber
 from ...errors import error, libvirtError
 
-__all__ = ["kvm_usable", "MonitorSocket", "spawn", "pidfd_open", "wait_exit", "kill_and_wait",
-           "reap", "process_start_time", "alive", "read_log_tail", "socket_path_alias",
-           "start_error", "MONITOR_FD", "INCOMING_FD"]
+__all__ = [
+    "INCOMING_FD",
+    "MONITOR_FD",
+    "MonitorSocket",
+    "alive",
+    "kill_and_wait",
+    "kvm_usable",
+    "pidfd_open",
+    "process_start_time",
+    "read_log_tail",
+    "reap",
+    "socket_path_alias",
+    "spawn",
+    "start_error",
+    "wait_exit",
+]
 
 Q = ErrorDomain.QEMU
 MONITOR_FD = 3          # the monitor's listening socket, as QEMU sees it
@@ -108,7 +121,7 @@ def spawn(argv: list[str], log_path: str, pass_fds: dict[int, int], env: dict[st
                                   setsigdef=sigdef, setsigmask=())
         except OSError as e:
             raise error(ErrorNumber.SYSTEM_ERROR, Q,
-                        f"cannot execute binary {argv[0]}: {e.strerror}", int1=e.errno) from None
+                        f"cannot execute binary {argv[0]}: {e.strerror}", int1=e.errno or -1) from None
     finally:
         os.close(log_fd)
         os.close(null_fd)

@@ -29,11 +29,30 @@ from types import TracebackType
 from typing import Any
 
 from ... import _core
-from ..._twins.abc import (QMP_ERROR, QMP_EVENT, QMP_GREETING, QMP_ID_ABSENT, QMP_ID_INT,
-                           QMP_RETURN, Qmp, QmpChannel, QmpMessage)
+from ..._twins.abc import (
+    QMP_ERROR,
+    QMP_EVENT,
+    QMP_GREETING,
+    QMP_ID_ABSENT,
+    QMP_ID_INT,
+    QMP_RETURN,
+    Qmp,
+    QmpChannel,
+    QmpMessage,
+)
 
-__all__ = ["QMPClient", "Runstate", "QMPError", "ExecuteError", "StateError", "Disconnected",
-           "QMPTimeout", "ProtocolError", "EventListener", "DEFAULT_TIMEOUT"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "Disconnected",
+    "EventListener",
+    "ExecuteError",
+    "ProtocolError",
+    "QMPClient",
+    "QMPError",
+    "QMPTimeout",
+    "Runstate",
+    "StateError",
+]
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +162,7 @@ class QMPClient:
     def __init__(self, name: str = "", *, impl: Qmp | None = None,
                  on_event: EventHandler | None = None) -> None:
         self.name = name
-        self._impl: Qmp = impl if impl is not None else _core.qmp  # type: ignore[assignment]
+        self._impl: Qmp = impl if impl is not None else _core.qmp
         self._chan: QmpChannel | None = None
         self._lock = threading.Lock()
         self._state = Runstate.IDLE

@@ -15,8 +15,13 @@ import logging
 import os
 from typing import Any, Protocol
 
-from ...constants import (DomainCrashedReason, DomainPausedReason, DomainRunningReason,
-                          DomainShutoffReason, DomainState)
+from ...constants import (
+    DomainCrashedReason,
+    DomainPausedReason,
+    DomainRunningReason,
+    DomainShutoffReason,
+    DomainState,
+)
 from ...xml.domain_normalize import DomainDefaults, load_domain
 from ..domobj import DomainObj
 from .domdef import load_qemu_domain, raw_uuid
@@ -106,8 +111,8 @@ def _reattach(node: QemuNode, engine: Engine, st: Status) -> None:
         # the guest died while nobody owned the root: libvirt reports it crashed
         _cleanup_dead(node, st)
         with node.lock:
-            reason = DomainShutoffReason.SHUTDOWN if st.state == DomainState.SHUTDOWN \
-                else DomainShutoffReason.CRASHED
+            reason: int = DomainShutoffReason.SHUTDOWN \
+                if st.state == DomainState.SHUTDOWN else DomainShutoffReason.CRASHED
             o.set_state(DomainState.SHUTOFF, reason)
             if not o.persistent:
                 node.domains.remove(o)

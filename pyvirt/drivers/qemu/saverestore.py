@@ -18,16 +18,21 @@ The image layout (little endian):
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import os
 import struct
 import time
+from typing import TYPE_CHECKING
 
 from ...constants import DomainEventStoppedDetailType as Stopped
 from ...constants import DomainEventType as Ev
-from ...constants import (DomainPausedReason, DomainSaveRestoreFlags, DomainShutoffReason,
-                          DomainState, ErrorDomain, ErrorNumber)
+from ...constants import (
+    DomainPausedReason,
+    DomainSaveRestoreFlags,
+    DomainShutoffReason,
+    DomainState,
+    ErrorDomain,
+    ErrorNumber,
+)
 from ...errors import error
 from ...xml.domain_format import format_domain
 from ..domobj import DomainObj
@@ -39,7 +44,7 @@ from .lifecycle import monitor_error
 from .node import Proc, QemuNode
 from .qmp import QMPError
 
-__all__ = ["SaveSlots", "write_header", "read_header", "MAGIC"]
+__all__ = ["MAGIC", "SaveSlots", "read_header", "write_header"]
 
 Q = ErrorDomain.QEMU
 D = ErrorDomain.DOMAIN
@@ -232,7 +237,7 @@ class SaveSlots:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError as e:
             raise error(ErrorNumber.SYSTEM_ERROR, Q,
-                        f"cannot open file '{path}': {e.strerror}", int1=e.errno) from None
+                        f"cannot open file '{path}': {e.strerror}", int1=e.errno or -1) from None
         try:
             xml, was_running, offset = read_header(fd, path)
             d = load_qemu_domain(dxml if dxml is not None else xml, node.caps())

@@ -30,7 +30,7 @@ from ...constants import ErrorDomain, ErrorNumber
 from ...errors import error
 from ..atomic import write_atomic
 
-__all__ = ["RootLayout", "Status", "OwnerLock", "write_fast"]
+__all__ = ["OwnerLock", "RootLayout", "Status", "write_fast"]
 
 Q = ErrorDomain.QEMU
 
@@ -106,7 +106,7 @@ class RootLayout:
             except OSError as e:
                 raise error(ErrorNumber.SYSTEM_ERROR, Q,
                             f"cannot create directory '{d}': {e.strerror}",
-                            int1=e.errno) from None
+                            int1=e.errno or -1) from None
         # kept open so that over-long socket paths can go through /proc/self/fd/N
         self.run_fd = os.open(self.run, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
 
@@ -125,7 +125,7 @@ class RootLayout:
         except OSError as e:
             raise error(ErrorNumber.SYSTEM_ERROR, Q,
                         f"cannot write config '{self.config_path(name)}': {e.strerror}",
-                        int1=e.errno) from None
+                        int1=e.errno or -1) from None
 
     def remove_config(self, name: str) -> None:
         for p in (self.config_path(name), self.autostart_path(name)):
