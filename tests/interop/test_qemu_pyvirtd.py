@@ -188,3 +188,32 @@ def test_pyvirt_qemu_system_uri_reaches_pyvirtd(qemu_daemon: PyvirtdProcess,
     assert in_order(got, [0, 2, 5, 1]), got
     with pyvirt.connect("qemu:///system", readonly=True) as r:   # the -ro socket
         assert r.read_only and r.get_type() == "QEMU"
+
+
+def test_qemu_session_starts_its_daemon_on_demand(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import signal
+    import tempfile
+    if shutil.which("qemu-system-x86_64") is None:
+        pytest.skip("qemu-system-x86_64 is not installed")
+    root = Path(tempfile.mkdtemp(prefix="pvss-"))    # short: QEMU sockets live under it
+    monkeypatch.setenv("PYVIRT_SESSION_ROOT", str(root))
+    monkeypatch.setenv("PYVIRT_SESSION_TIMEOUT", "2")
+    monkeypatch.delenv("PYVIRT_SESSION_SOCKET", raising=False)
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
+    pidfile = root / "run" / "pyvirtd.pid"
+    try:
+        with pyvirt.connect("qemu:///session") as c:       # nobody listens: started
+            assert c.get_type() == "QEMU" and c.get_uri() == "qemu:///session"
+            pid = int(pidfile.read_text())
+            assert c.list_all_domains() == []
+        with pyvirt.connect("qemu:///session") as c:       # found running, not restarted
+            assert int(pidfile.read_text()) == pid
+        deadline = time.monotonic() + 30
+        while pidfile.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not pidfile.exists()                         # idle, no guests: it left
+    finally:
+        if pidfile.exists():
+            os.kill(int(pidfile.read_text()), signal.SIGTERM)
+        shutil.rmtree(root, ignore_errors=True)
