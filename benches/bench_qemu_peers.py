@@ -127,6 +127,12 @@ class PrivateLibvirtd:
         self.stop()
         raise RuntimeError(f"libvirtd did not answer at {self.uri}: {last}")
 
+    def unix_uri(self) -> str:
+        """The read-write unix socket URI (the socket lives in the private /run/libvirt,
+        which is a directory of ours seen from outside the namespace)."""
+        sock = os.path.join(self.tmp, "mnt", "run", "libvirt", "libvirt-sock")
+        return f"qemu+unix:///system?socket={sock}" if os.path.exists(sock) else self.uri
+
     def stderr(self) -> str:
         try:
             return Path(self.tmp, "stderr.log").read_text(errors="replace")[-2000:]

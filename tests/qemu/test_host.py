@@ -67,6 +67,7 @@ def test_domain_capabilities(conn: Any) -> None:
         assert e.value.get_error_code() == code
 
 
+@pytest.mark.slow
 def test_console_stream(conn: Any, guest: GuestImage, root: Path) -> None:
     log = root / "c1.console"
     dom = conn.define_domain(guest_xml("c1", guest, log))

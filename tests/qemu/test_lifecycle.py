@@ -83,6 +83,7 @@ def _pid(conn: Any, name: str) -> int:
     return conn._hv.node.domains.by_name[name].priv.pid  # type: ignore[no-any-return]
 
 
+@pytest.mark.slow
 def test_boot_suspend_resume_destroy(conn: Any, events: Events, guest: GuestImage,
                                      root: Path) -> None:
     log = root / "g1.console"
@@ -117,6 +118,7 @@ def test_boot_suspend_resume_destroy(conn: Any, events: Events, guest: GuestImag
     assert "<domain type='qemu'>" in dom.xml_desc()
 
 
+@pytest.mark.slow
 def test_guest_powers_off_on_acpi_shutdown(conn: Any, events: Events, guest: GuestImage,
                                            root: Path) -> None:
     log = root / "g2.console"
@@ -131,6 +133,7 @@ def test_guest_powers_off_on_acpi_shutdown(conn: Any, events: Events, guest: Gue
     events.wait(("g2", SHUTDOWN, 1), ("g2", STOPPED, 0))
 
 
+@pytest.mark.slow
 def test_reboot_and_reset(conn: Any, events: Events, guest: GuestImage, root: Path) -> None:
     log = root / "g3.console"
     dom = conn.define_domain(guest_xml("g3", guest, log))

@@ -35,6 +35,7 @@ def _proc(conn: Any, name: str) -> Any:
 
 
 @pytest.mark.parametrize("impl", _core.available_impls())
+@pytest.mark.slow
 def test_shared_mapping_matches_qemu(conn: Any, paused_guest: Any, impl: str) -> None:
     p = _proc(conn, "m1")
     drv = conn._hv

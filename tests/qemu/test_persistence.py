@@ -101,6 +101,7 @@ def test_same_process_shares_the_root(root: Path, qemu_bin: str) -> None:
         assert b.lookup_domain_by_name("shared1").name == "shared1"
 
 
+@pytest.mark.slow
 def test_reattach_after_owner_sigkill(root: Path, guest: GuestImage, event_loop: None,
                                       owner_cleanup: list[Owner]) -> None:
     log = root / "r1.console"
@@ -150,6 +151,7 @@ def test_reattach_after_owner_sigkill(root: Path, guest: GuestImage, event_loop:
         conn.close()
 
 
+@pytest.mark.slow
 def test_guest_powered_off_while_unowned(root: Path, guest: GuestImage,
                                          owner_cleanup: list[Owner]) -> None:
     log = root / "p1.console"

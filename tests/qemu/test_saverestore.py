@@ -33,6 +33,7 @@ def _st(dom: Any) -> tuple[int, int]:
     return (s.state, s.reason)
 
 
+@pytest.mark.slow
 def test_save_restore_keeps_the_guest_running_on(conn: Any, events: Events, guest: GuestImage,
                                                  root: Path) -> None:
     log = root / "s1.console"
@@ -74,6 +75,7 @@ def test_save_paused_restores_paused(conn: Any, events: Events) -> None:
     dom.destroy()
 
 
+@pytest.mark.slow
 def test_managed_save(conn: Any, events: Events, guest: GuestImage, root: Path) -> None:
     log = root / "s3.console"
     dom = conn.define_domain(guest_xml("s3", guest, log, shared=True))
