@@ -88,6 +88,7 @@ class Context:
     sizes: Sizes
     accel: str                  # "kvm" or "tcg": what firmware-only guests run under
     accel_note: str             # why (KVM unusable: the reason)
+    event_loops: bool = True    # both libraries' default event loops registered and run
     _guest: GuestImage | None = None
     _guest_error: str | None = None
     _serial: int = 0
@@ -132,6 +133,10 @@ class Workload:
     def setup(self, target: Target, ctx: Context) -> Any:
         """Prepare the target; the result is passed to trial() and teardown()."""
         return None
+
+    def settle(self, state: Any) -> None:
+        """Wait until the target is quiet, once every target is set up (guests started
+        together settle together)."""
 
     def trial(self, state: Any) -> Measurement:
         raise NotImplementedError

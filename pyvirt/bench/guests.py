@@ -1,9 +1,13 @@
 """Guests for the QEMU workloads: their XML, starting them on each target, cleaning up.
 
 Two kinds, as shared/PEERS.md dictates on this kind of machine:
-- firmware-only (SeaBIOS, no disk, 64 MiB): runs under KVM here, so lifecycle, suspend,
-  QMP, events, memory peeks and concurrent starts use it, under KVM when /dev/kvm is
-  usable and TCG otherwise (the report says which);
+- firmware-only (SeaBIOS, 64 MiB) with a one-sector boot disk whose code halts the vCPU
+  (`cli; hlt`): runs under KVM here, so lifecycle, suspend, QMP, events, memory peeks
+  and concurrent starts use it, under KVM when /dev/kvm is usable and TCG otherwise (the
+  report says which).  The disk matters: SeaBIOS finding nothing to boot keeps a host
+  CPU busy forever (measured here: 100% of a core per guest), which on a shared 2-core
+  machine would turn every running-guest workload into a measurement of CPU contention;
+  halted, the guest costs nothing.  Each guest gets its own copy (QEMU locks images);
 - the test guest (pyvirt.testing: a Debian kernel + busybox initramfs) under TCG, for
   what needs an operating system's memory to be real: save and restore.
 The XML is the same text for pyvirt, pyvirtd and libvirt; raw QEMU gets the equivalent
@@ -21,12 +25,16 @@ from ..testing.peers import wait_pid_exit
 from .core import Context, NotApplicable
 
 __all__ = [
+    "boot_disk",
     "cleanup_domains",
+    "cpu_ticks",
     "destroy_until_exit",
     "firmware_xml",
     "os_guest_xml",
+    "raw_disk_args",
     "vtype",
     "wait_console",
+    "wait_idle",
     "wait_running",
 ]
 
@@ -36,15 +44,58 @@ def vtype(ctx: Context) -> str:
     return "kvm" if ctx.accel == "kvm" else "qemu"
 
 
-def firmware_xml(name: str, virt: str, memory_mib: int = 64) -> str:
+# a boot sector: cli; hlt; jmp back to the hlt (an NMI would return there), signature
+_HALT_SECTOR = b"\xfa\xf4\xeb\xfd" + bytes(506) + b"\x55\xaa"
+
+
+def boot_disk(ctx: Context, name: str) -> Path:
+    """A private copy of the halting boot sector for guest `name`."""
+    d = ctx.workdir / "disks"
+    d.mkdir(exist_ok=True)
+    path = d / f"{name}.img"
+    path.write_bytes(_HALT_SECTOR)
+    return path
+
+
+def raw_disk_args(disk: Path) -> list[str]:
+    """The same disk for raw QEMU."""
+    return ["-drive", f"file={disk},format=raw,if=ide,index=0,media=disk"]
+
+
+def firmware_xml(name: str, virt: str, disk: Path | None, memory_mib: int = 64) -> str:
+    """A firmware guest; with `disk`, booting the halting sector from IDE."""
+    dev = (f"<disk type='file' device='disk'><driver name='qemu' type='raw'/>"
+           f"<source file='{disk}'/><target dev='hda' bus='ide'/></disk>" if disk else "")
+    boot = "<boot dev='hd'/>" if disk else ""
     return f"""<domain type='{virt}'>
   <name>{name}</name>
   <memory unit='MiB'>{memory_mib}</memory>
   <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <os><type arch='x86_64' machine='pc'>hvm</type>{boot}</os>
   <on_poweroff>destroy</on_poweroff>
-  <devices><memballoon model='none'/></devices>
+  <devices>{dev}<memballoon model='none'/></devices>
 </domain>"""
+
+
+def cpu_ticks(pid: int) -> int:
+    """utime + stime of a process, in clock ticks."""
+    fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def wait_idle(pid: int, timeout: float = 60.0) -> bool:
+    """Wait until the QEMU process uses under 10% of a CPU (the guest has halted);
+    False if it still is busy at the timeout (the run goes on, only noisier)."""
+    hz = os.sysconf("SC_CLK_TCK")
+    deadline = time.monotonic() + timeout
+    prev = cpu_ticks(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        cur = cpu_ticks(pid)
+        if cur - prev <= 0.05 * hz:
+            return True
+        prev = cur
+    return False
 
 
 def os_guest_xml(name: str, ctx: Context, console: Path, memory_mib: int = 64) -> str:

@@ -12,6 +12,7 @@ also on Ctrl+C or SIGTERM (the partial report is still written).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import importlib
 import json
@@ -77,6 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--out", type=Path, help="output directory (default "
                     "bench-results/YYYYmmdd-HHMMSS)")
     ap.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    ap.add_argument("--no-event-loops", action="store_true",
+                    help="do not register libvirt's and pyvirt's default event loops (as an "
+                    "application without event callbacks; events.lifecycle becomes n/a)")
     ap.add_argument("--strict", action="store_true",
                     help="exit with status 1 when any measurement failed")
     ap.add_argument("--list", action="store_true", help="list the workloads and exit")
@@ -93,17 +97,19 @@ def _start_event_loops() -> None:
             step()
 
     loops: list[ModuleType] = [pyvirt]
-    try:
-        libvirt = importlib.import_module("libvirt")
-        # errors arrive as exceptions; libvirt's default handler would also print them
-        libvirt.registerErrorHandler(lambda ctx, err: None, None)
-        loops.append(libvirt)
-    except ImportError:
-        pass
+    with contextlib.suppress(ImportError):
+        loops.append(importlib.import_module("libvirt"))
     for mod in loops:
         mod.virEventRegisterDefaultImpl()
         threading.Thread(target=run, args=(mod.virEventRunDefaultImpl,), daemon=True,
                          name=f"{mod.__name__}-events").start()
+
+
+def _quiet_libvirt() -> None:
+    """Errors arrive as exceptions; libvirt's default handler would also print them
+    over the progress bar."""
+    with contextlib.suppress(ImportError):
+        importlib.import_module("libvirt").registerErrorHandler(lambda ctx, err: None, None)
 
 
 def _interrupt_on_signals() -> None:
@@ -150,13 +156,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     # under /tmp, not --out: unix socket paths must stay short (sockaddr_un: 107 bytes)
     workdir = Path(tempfile.mkdtemp(prefix=f"pyvirt-bench-{run_id}-"))
     ctx = Context(workdir=workdir, run_id=run_id, sizes=sizes, accel=accel,
-                  accel_note=accel_note)
+                  accel_note=accel_note, event_loops=not args.no_event_loops)
     config = {"targets": names, "workloads": [w.name for w in workloads],
               "trials": sizes.trials, "warmup": sizes.warmup, "quick": args.quick,
               "sizes": dataclasses.asdict(sizes), "accel": accel, "run_id": run_id,
-              "out": str(out), "interrupted": False}
+              "out": str(out), "event_loops": ctx.event_loops, "interrupted": False}
     _interrupt_on_signals()
-    _start_event_loops()
+    _quiet_libvirt()
+    if ctx.event_loops:
+        _start_event_loops()
 
     targets = [make_target(n, ctx) for n in names]
     progress = Progress(len(workloads) * len(targets) * (sizes.warmup + sizes.trials))

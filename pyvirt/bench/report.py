@@ -66,7 +66,9 @@ def build_report(machine: dict[str, Any], config: dict[str, Any],
 
 def _unit(kind: str, values: list[float]) -> tuple[str, float]:
     """A display unit for a row and the factor to convert into it."""
-    v = min(values) if values else 1.0
+    if not values:
+        return "", 1.0
+    v = min(values)
     if kind == RATE:
         if v >= 1e6:
             return "M/s", 1e-6

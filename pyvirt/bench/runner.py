@@ -128,6 +128,14 @@ def run_workload(wl: Workload, targets: Sequence[Target], ctx: Context,
             mark(t, "failed", f"setup: {_error(exc)}")
             progress.note(f"{wl.name} on {t.name}: setup failed: {_error(exc)}")
             progress.discount(per_target)
+    for t in list(active):
+        progress.step(f"{wl.name} · {t.name} · settling")
+        try:
+            wl.settle(states[t.name])
+        except Exception as exc:  # noqa: BLE001 - reported in the table, run goes on
+            mark(t, "failed", f"setup: {_error(exc)}")
+            active.remove(t)
+            progress.discount(per_target)
     for t in active:
         for m in wl.metrics:
             cell = cells[m.name].setdefault(t.name, Cell())

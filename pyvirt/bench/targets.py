@@ -19,6 +19,7 @@ import contextlib
 import importlib
 import json
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -67,6 +68,8 @@ class Target:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self._conns: list[Any] = []
+        self.shared: dict[str, Any] = {}        # what workloads share across the run
+        self.on_close: list[Callable[[], None]] = []   # run first by close()
 
     def api(self) -> ModuleType:
         """The libvirt-python-shaped module this target's connections come from."""
@@ -107,6 +110,11 @@ class Target:
 
     def close(self) -> None:
         """Remove what this run left (domains named pvbRUNID-*), close connections."""
+        for fn in reversed(self.on_close):
+            with contextlib.suppress(Exception):
+                fn()
+        self.on_close.clear()
+        self.shared.clear()
         prefix = f"pvb{self.ctx.run_id}-"
         for conn in self._conns[:1]:
             with contextlib.suppress(Exception):
@@ -314,13 +322,14 @@ class QemuTarget(Target):
     def status(self) -> str | None:
         return peers.qemu_unavailable()
 
-    def raw_qemu(self, name: str, *, memory_mib: int = 64) -> peers.RawQemu:
-        """A firmware-only QEMU under the run's accelerator (not started)."""
+    def raw_qemu(self, name: str, *, memory_mib: int = 64, accel: str | None = None,
+                 extra: Sequence[str] = ()) -> peers.RawQemu:
+        """A QEMU (not started) under the run's accelerator unless told otherwise."""
         why = peers.qemu_unavailable()
         if why:
             raise NotApplicable(why)
-        return peers.RawQemu(accel=self.ctx.accel, memory_mib=memory_mib, name=name,
-                             workdir=self.ctx.workdir / "raw")
+        return peers.RawQemu(accel=accel or self.ctx.accel, memory_mib=memory_mib, name=name,
+                             extra=extra, workdir=self.ctx.workdir / "raw")
 
 
 _CLASSES: dict[str, type[Target]] = {c.name: c for c in (PyvirtTarget, PyvirtdTarget,

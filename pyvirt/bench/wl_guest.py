@@ -22,12 +22,15 @@ from typing import Any
 from ..testing.peers import RawQemu
 from .core import Context, Measurement, Metric, Workload, timed, timed_each
 from .guests import (
+    boot_disk,
     cleanup_domains,
     destroy_until_exit,
     firmware_xml,
     os_guest_xml,
+    raw_disk_args,
     vtype,
     wait_console,
+    wait_idle,
     wait_running,
 )
 from .targets import QemuTarget, Target
@@ -58,7 +61,8 @@ class GuestState:
 
 def firmware_describe(ctx: Context) -> str:
     note = f" ({ctx.accel_note})" if ctx.accel_note else ""
-    return f"firmware-only guest (SeaBIOS, no disk), 64 MiB, 1 vCPU, {ctx.accel.upper()}{note}"
+    return (f"firmware guest (SeaBIOS booting a one-sector disk that halts), 64 MiB, 1 vCPU, "
+            f"{ctx.accel.upper()}{note}")
 
 
 class _GuestWorkload(Workload):
@@ -85,7 +89,7 @@ def start_firmware(st: GuestState, label: str) -> tuple[float, Any]:
     """Define and start a firmware guest on an API target: (seconds, domain)."""
     name = st.ctx.name(label)
     st.names.append(name)
-    xml = firmware_xml(name, vtype(st.ctx))
+    xml = firmware_xml(name, vtype(st.ctx), boot_disk(st.ctx, name))
     t0 = time.perf_counter()
     dom = st.conn.defineXML(xml)
     dom.create()
@@ -94,9 +98,15 @@ def start_firmware(st: GuestState, label: str) -> tuple[float, Any]:
     return took, dom
 
 
-def start_raw(st: GuestState, label: str) -> tuple[float, RawQemu]:
+def raw_firmware(st: GuestState, label: str) -> RawQemu:
+    """A raw QEMU (not started) with the same firmware and boot disk as the API guests."""
     assert isinstance(st.target, QemuTarget)
-    q = st.target.raw_qemu(st.ctx.name(label))
+    name = st.ctx.name(label)
+    return st.target.raw_qemu(name, extra=raw_disk_args(boot_disk(st.ctx, name)))
+
+
+def start_raw(st: GuestState, label: str) -> tuple[float, RawQemu]:
+    q = raw_firmware(st, label)
     try:
         return timed(q.start), q
     except BaseException:
@@ -127,20 +137,42 @@ class GuestLifecycle(_GuestWorkload):
 
 
 class RunningGuestWorkload(_GuestWorkload):
-    """A workload measured on one firmware guest that runs through all the trials
-    (st.dom on an API target, st.raw, a started RawQemu, on the qemu target)."""
+    """A workload measured on a running firmware guest (st.dom on an API target, st.raw,
+    a started RawQemu, on the qemu target).  One such guest per target serves every
+    workload of this kind in the run: SeaBIOS keeps a CPU busy for seconds under this
+    machine's KVM before the boot sector halts, paid once instead of per workload.  The
+    target stops it when the run ends; workloads must leave it running."""
 
     def setup(self, target: Target, ctx: Context) -> GuestState:
-        st = super().setup(target, ctx)
-        try:
-            if target.raw:
-                _, st.raw = start_raw(st, self.name.rsplit(".", 1)[-1])
-            else:
-                _, st.dom = start_firmware(st, self.name.rsplit(".", 1)[-1])
-        except BaseException:
-            st.close()
-            raise
+        shared = target.shared.get("running")
+        if shared is None:
+            shared = super().setup(target, ctx)
+            try:
+                if target.raw:
+                    _, shared.raw = start_raw(shared, "run")
+                    shared.extra["pid"] = shared.raw.pid
+                else:
+                    _, shared.dom = start_firmware(shared, "run")
+                    shared.extra["pid"] = target.qemu_pid(shared.dom.name())
+            except BaseException:
+                shared.close()
+                raise
+            target.shared["running"] = shared
+            target.on_close.append(shared.close)
+        st = dataclasses.replace(shared, names=[], extra={"pid": shared.extra["pid"]})
+        # a workload that failed half-way may have left it paused
+        if target.raw:
+            if st.raw.qmp.execute("query-status")["status"] == "paused":
+                st.raw.qmp.execute("cont")
+        elif st.dom.state(0)[0] == 3:                       # VIR_DOMAIN_PAUSED
+            st.dom.resume()
         return st
+
+    def settle(self, st: GuestState) -> None:
+        wait_idle(st.extra["pid"])
+
+    def teardown(self, st: GuestState) -> None:
+        """Nothing: the shared guest is the target's (see the class docstring)."""
 
 
 class GuestOps(RunningGuestWorkload):
@@ -195,25 +227,30 @@ class GuestSaveRestore(_GuestWorkload):
         st.name = ctx.name("save")
         (ctx.workdir / "save").mkdir(exist_ok=True)
         try:
+            st.extra["console"] = console = ctx.workdir / "save" / f"{st.name}.console"
             if target.raw:
-                from ..testing.rawqemu import RawGuest
-                st.raw = RawGuest(ctx.guest_image(), memory_mib=64, accel="tcg")
+                st.raw = self._raw_guest(st)
                 st.raw.start()
-                st.raw.wait_ready(timeout=180)
             else:
-                from ..testing.guest import READY_LINE
-                console = ctx.workdir / "save" / f"{st.name}.console"
                 st.names.append(st.name)
                 st.dom = st.conn.defineXML(os_guest_xml(st.name, ctx, console))
                 st.dom.create()
-                wait_console(console, READY_LINE, timeout=180)
         except BaseException:
-            if st.raw is not None:
-                st.raw.kill()
-                st.raw = None
             st.close()
             raise
         return st
+
+    @staticmethod
+    def _raw_guest(st: GuestState) -> RawQemu:
+        assert isinstance(st.target, QemuTarget)
+        image = st.ctx.guest_image()
+        return st.target.raw_qemu(st.name, accel="tcg", extra=[
+            *image.qemu_args(), "-serial", f"file:{st.extra['console']}"])
+
+    def settle(self, st: GuestState) -> None:
+        # booted to its shell: the guests of all targets boot at the same time
+        from ..testing.guest import READY_LINE
+        wait_console(st.extra["console"], READY_LINE, timeout=300)
 
     def trial(self, st: GuestState) -> Measurement:
         path = st.ctx.workdir / "save" / f"{st.name}.{st.target.name}.sav"
@@ -228,29 +265,17 @@ class GuestSaveRestore(_GuestWorkload):
             path.unlink(missing_ok=True)
         return {"save": (save, [save]), "restore": (restore, [restore])}
 
-    @staticmethod
-    def _raw(st: GuestState, path: Path) -> tuple[float, float]:
-        from ..testing.rawqemu import RawGuest
+    def _raw(self, st: GuestState, path: Path) -> tuple[float, float]:
         old = st.raw
 
         def save() -> None:
             old.save(path)
-            old.kill()
+            old.stop()          # libvirt's save ends the QEMU process too
         took_save = timed(save)
-        st.raw = RawGuest(st.ctx.guest_image(), memory_mib=64, accel="tcg", restore_from=path)
-        try:
-            took_restore = timed(st.raw.start)
-        except BaseException:
-            st.raw.kill()
-            st.raw = None
-            raise
+        old.close()
+        st.raw = self._raw_guest(st)
+        took_restore = timed(lambda: st.raw.start(restore_from=path))
         return took_save, took_restore
-
-    def teardown(self, st: GuestState) -> None:
-        if st.raw is not None:
-            st.raw.kill()
-            st.raw = None
-        st.close()
 
 
 def _all_at_once(pool: concurrent.futures.ThreadPoolExecutor,
@@ -281,7 +306,7 @@ class GuestConcurrent(_GuestWorkload):
         with concurrent.futures.ThreadPoolExecutor(max_workers=n) as pool:
             if st.target.raw:
                 assert isinstance(st.target, QemuTarget)
-                qs = [st.target.raw_qemu(st.ctx.name("many")) for _ in range(n)]
+                qs = [raw_firmware(st, "many") for _ in range(n)]
                 try:
                     took = _all_at_once(pool, [q.start for q in qs])
                 finally:
@@ -291,7 +316,7 @@ class GuestConcurrent(_GuestWorkload):
             else:
                 names = [st.ctx.name("many") for _ in range(n)]
                 st.names.extend(names)
-                xmls = [firmware_xml(nm, vtype(st.ctx)) for nm in names]
+                xmls = [firmware_xml(nm, vtype(st.ctx), boot_disk(st.ctx, nm)) for nm in names]
 
                 def one(xml: str) -> None:
                     st.conn.defineXML(xml).create()

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .core import Context, Measurement, Metric, Workload, timed_each
+from .core import Context, Measurement, Metric, NotApplicable, Workload, timed_each
 from .targets import Target
 from .wl_guest import GuestState, RunningGuestWorkload
 
@@ -49,6 +49,11 @@ class EventLatency(RunningGuestWorkload):
     title = "lifecycle event latency"
     metrics = (Metric("suspend_event", "suspend() call to SUSPENDED callback"),)
 
+    def check(self, target: Target, ctx: Context) -> None:
+        super().check(target, ctx)
+        if not ctx.event_loops and not target.raw:
+            raise NotApplicable("no event loop (--no-event-loops)")
+
     def setup(self, target: Target, ctx: Context) -> GuestState:
         st = super().setup(target, ctx)
         if not target.raw:
@@ -56,13 +61,8 @@ class EventLatency(RunningGuestWorkload):
 
             def callback(conn: Any, dom: Any, event: int, detail: int, opaque: Any) -> None:
                 events.put((time.perf_counter(), event))
-            api = target.api()
-            try:
-                cb_id = st.conn.domainEventRegisterAny(
-                    st.dom, api.VIR_DOMAIN_EVENT_ID_LIFECYCLE, callback, None)
-            except BaseException:
-                st.close()
-                raise
+            cb_id = st.conn.domainEventRegisterAny(
+                st.dom, target.api().VIR_DOMAIN_EVENT_ID_LIFECYCLE, callback, None)
             st.extra.update(events=events, cb_id=cb_id)
         return st
 
@@ -104,7 +104,7 @@ class EventLatency(RunningGuestWorkload):
     def teardown(self, st: GuestState) -> None:
         cb_id = st.extra.get("cb_id")
         if cb_id is not None and st.conn is not None:
-            with contextlib.suppress(Exception):  # the connection is closed next anyway
+            with contextlib.suppress(Exception):  # a broken connection has no callbacks
                 st.conn.domainEventDeregisterAny(cb_id)
         super().teardown(st)
 

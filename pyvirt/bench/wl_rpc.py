@@ -88,7 +88,7 @@ class RpcWorkload(Workload):
         uri = target.rpc_uri(self.transport)
         st = _State(ctx, api.open(uri), ctx.name("rpc"))
         try:
-            st.admin.defineXML(firmware_xml(st.name, vtype(ctx)))
+            st.admin.defineXML(firmware_xml(st.name, vtype(ctx), None))
             for _ in range(self.clients(ctx)):
                 conn = api.open(uri)
                 st.conns.append(conn)

@@ -36,7 +36,8 @@ the kernel picked included).  Its QEMU driver's state is under ROOT/qemu.
 RawQemu is the floor: qemu-system-x86_64 started paused (-S) with its monitor on a unix
 socket passed as fd 3 (bound and listening before QEMU starts, as pyvirt and libvirt do),
 then the QMP greeting, qmp_capabilities and cont; a firmware-only guest unless `extra`
-says otherwise.  QMPSocket is the minimal line-framed QMP client it uses.
+says otherwise.  save() and start(incoming=...) are save and restore through migration
+to and from a file.  QMPSocket is the minimal line-framed QMP client it uses.
 """
 from __future__ import annotations
 
@@ -546,12 +547,18 @@ class QMPSocket:
             self.events.append((time.perf_counter(), msg))
         return msg
 
-    def send(self, cmd: str, args: dict[str, Any] | None = None) -> None:
-        """Send a command without waiting for its reply (see receive())."""
+    def send(self, cmd: str, args: dict[str, Any] | None = None, fds: Sequence[int] = ()
+             ) -> None:
+        """Send a command (with fds for getfd) without waiting for its reply."""
         req: dict[str, Any] = {"execute": cmd}
         if args:
             req["arguments"] = args
-        self.sock.sendall(json.dumps(req).encode() + b"\n")
+        data = json.dumps(req).encode() + b"\n"
+        if fds:
+            sent = socket.send_fds(self.sock, [data], list(fds))
+            data = data[sent:]
+        if data:
+            self.sock.sendall(data)
 
     def receive(self, cmd: str = "") -> Any:
         """The next reply: its "return" value, or QMPError. Events met on the way are kept."""
@@ -563,17 +570,20 @@ class QMPSocket:
             if "error" in msg:
                 raise QMPError(f"{cmd or 'QMP'}: {msg['error']}")
 
-    def execute(self, cmd: str, args: dict[str, Any] | None = None) -> Any:
-        self.send(cmd, args)
+    def execute(self, cmd: str, args: dict[str, Any] | None = None, fds: Sequence[int] = ()
+                ) -> Any:
+        self.send(cmd, args, fds)
         return self.receive(cmd)
 
-    def wait_event(self, name: str, timeout: float = 10.0) -> tuple[float, dict[str, Any]]:
-        """The first kept event called name, removed from `events`: (perf_counter when it
-        arrived, the event)."""
+    def wait_event(self, name: str, timeout: float = 10.0,
+                   match: Callable[[dict[str, Any]], bool] | None = None
+                   ) -> tuple[float, dict[str, Any]]:
+        """The first kept event called name (and accepted by match), removed from
+        `events`: (perf_counter when it arrived, the event)."""
         deadline = time.monotonic() + timeout
         while True:
             for i, (t, ev) in enumerate(self.events):
-                if ev.get("event") == name:
+                if ev.get("event") == name and (match is None or match(ev)):
                     del self.events[i]
                     return t, ev
             if time.monotonic() > deadline:
@@ -609,8 +619,11 @@ class RawQemu:
         self._pidfd = -1
         self.qmp: QMPSocket | None = None
 
-    def start(self, timeout: float = 30.0) -> None:
-        """Spawn paused, greet, negotiate capabilities, cont: returns once it runs."""
+    def start(self, timeout: float = 30.0, *, restore_from: Path | str | None = None) -> None:
+        """Spawn paused, greet, negotiate capabilities, cont: returns once it runs.
+
+        restore_from: a file save() wrote, loaded before cont (QEMU started with
+        `-incoming defer`, the file handed over with getfd: what libvirt's restore does)."""
         self.monitor.unlink(missing_ok=True)
         listener = socket.socket(socket.AF_UNIX)
         try:
@@ -620,8 +633,9 @@ class RawQemu:
             src = listener.fileno() if listener.fileno() != 3 else os.dup(3)
             log_fd = os.open(self.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC)
             try:
+                argv = self.argv + (["-incoming", "defer"] if restore_from else [])
                 self.pid = os.posix_spawn(
-                    self.argv[0], self.argv, os.environ, setsid=True,
+                    argv[0], argv, os.environ, setsid=True,
                     file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                                   (os.POSIX_SPAWN_DUP2, log_fd, 1),
                                   (os.POSIX_SPAWN_DUP2, log_fd, 2),
@@ -638,6 +652,8 @@ class RawQemu:
             # the connection waits in the backlog until QEMU accepts it
             sock.connect(str(self.monitor))
             self.qmp = QMPSocket(sock, timeout)
+            if restore_from:
+                self._migrate("migrate-incoming", restore_from, os.O_RDONLY, timeout)
             self.qmp.execute("cont")
         except BaseException as exc:
             sock.close()
@@ -645,6 +661,34 @@ class RawQemu:
             if isinstance(exc, (OSError, EOFError, QMPError)):
                 raise PeerError(f"qemu did not start: {exc}: {_tail(self.log)}") from None
             raise
+
+    def _migrate(self, command: str, path: Path | str, mode: int, timeout: float) -> None:
+        """Migrate to or from a file handed over by fd; wait for the MIGRATION event that
+        says it ended (events, not polling: no polling interval in the timings)."""
+        assert self.qmp is not None
+        fd = os.open(path, mode | os.O_CLOEXEC, 0o600)
+        try:
+            self.qmp.execute("migrate-set-capabilities",
+                             {"capabilities": [{"capability": "events", "state": True}]})
+            if command == "migrate":
+                # unthrottled (QEMU's default is 32 MiB/s): libvirt does the same for files
+                self.qmp.execute("migrate-set-parameters", {"max-bandwidth": 1 << 50})
+            self.qmp.execute("getfd", {"fdname": "state"}, fds=[fd])
+            self.qmp.execute(command, {"uri": "fd:state"})
+            _, ev = self.qmp.wait_event("MIGRATION", timeout, lambda e: e.get(
+                "data", {}).get("status") in ("completed", "failed", "cancelled"))
+        finally:
+            os.close(fd)
+        if ev["data"]["status"] != "completed":
+            raise QMPError(f"{command} {path}: migration {ev['data']['status']}")
+
+    def save(self, path: Path | str, timeout: float = 120.0) -> None:
+        """Stop the vCPUs and write the guest's state to path (a migration into a file,
+        what libvirt's save does, without its header or fsync); QEMU stays, paused:
+        stop() it afterwards."""
+        assert self.qmp is not None
+        self.qmp.execute("stop")
+        self._migrate("migrate", path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM; returns once the process has exited (then reaped), SIGKILL at timeout."""

@@ -113,6 +113,18 @@ def _processes_naming(*needles: str) -> list[tuple[int, str]]:
     return found
 
 
+def _qemu_children(ppid: int) -> list[int]:
+    found = []
+    for pid, cmd in _processes_naming("qemu-system", "guest=pvb"):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(b")", 1)[1].split()[1]) == ppid and "guest=pvb" in cmd:
+            found.append(pid)
+    return found
+
+
 def _bench(out: Path, *extra: str) -> subprocess.Popen[str]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p))
@@ -208,10 +220,9 @@ def test_sigterm_mid_run_stops_everything(tmp_path: Path) -> None:
     proc = _bench(out, "--quick", "--trials", "1000", "--targets", "pyvirt,libvirt,qemu",
                   "--workloads", "guest.ops", "--no-plots")
     try:
-        # wait until the run has its guests up (the embedded target's QEMU is our child's)
+        # wait until the run has its guests up (the embedded target's QEMU is its child)
         deadline = time.monotonic() + 180
-        while not any("guest=pvb" in cmd and "-ops-" in cmd
-                      for _, cmd in _processes_naming("qemu-system")):
+        while not _qemu_children(proc.pid):
             assert proc.poll() is None, proc.communicate()[1][-3000:]
             assert time.monotonic() < deadline, "the run never started a guest"
             time.sleep(0.2)
