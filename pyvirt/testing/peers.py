@@ -36,11 +36,12 @@ the kernel picked included).  Its QEMU driver's state is under ROOT/qemu.
 RawQemu is the floor: qemu-system-x86_64 started paused (-S) with its monitor on a unix
 socket passed as fd 3 (bound and listening before QEMU starts, as pyvirt and libvirt do),
 then the QMP greeting, qmp_capabilities and cont; a firmware-only guest unless `extra`
-says otherwise.  save() and start(incoming=...) are save and restore through migration
+says otherwise.  save() and start(restore_from=...) are save and restore by migration
 to and from a file.  QMPSocket is the minimal line-framed QMP client it uses.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -99,20 +100,21 @@ def stop_pid(pid: int, grace: float = 10.0, *, reap: bool = False) -> None:
     except ProcessLookupError:
         return
     try:
-        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
-            try:
-                signal.pidfd_send_signal(pidfd, sig)
-            except ProcessLookupError:
-                break
-            if wait_pid_exit(pidfd, wait):
-                break
+        _signal_until_exit(pidfd, signal.SIGTERM, grace)
     finally:
         os.close(pidfd)
     if reap:
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass
+
+
+def _signal_until_exit(pidfd: int, sig: int, grace: float) -> None:
+    """Send sig, then SIGKILL if the process still runs after `grace` s; wait for exit."""
+    for s, wait in ((sig, grace), (signal.SIGKILL, 10.0)):
+        with contextlib.suppress(ProcessLookupError):
+            signal.pidfd_send_signal(pidfd, s)
+        if wait_pid_exit(pidfd, wait):
+            return
 
 
 def _stop_popen(proc: subprocess.Popen[bytes] | None, grace: float) -> None:
@@ -129,33 +131,34 @@ def _cmdline(pid: int) -> list[bytes]:
         return []
 
 
-def _in_table(pid: int) -> bool:
-    """Whether pid is still in the process table (a zombie not yet reaped included)."""
-    return os.path.exists(f"/proc/{pid}")
-
-
 def _is_qemu(pid: int) -> bool:
     argv = _cmdline(pid)
     return bool(argv) and b"qemu-system" in os.path.basename(argv[0])
 
 
+def _qemu_pids(files: list[Path], parse: Callable[[bytes], int]) -> list[int]:
+    """The PIDs recorded in a daemon's per-guest files that still are QEMUs."""
+    out = []
+    for f in sorted(files):
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError, IndexError):
+            pid = parse(f.read_bytes())
+            if _is_qemu(pid):
+                out.append(pid)
+    return out
+
+
 def _connectable(path: Path | str) -> bool:
-    s = socket.socket(socket.AF_UNIX)
-    try:
+    with socket.socket(socket.AF_UNIX) as s, contextlib.suppress(OSError):
         s.connect(str(path))
         return True
-    except OSError:
-        return False
-    finally:
-        s.close()
+    return False
 
 
 def _tcp_open(port: int) -> bool:
-    try:
+    with contextlib.suppress(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
         return True
-    except OSError:
-        return False
+    return False
 
 
 def _wait_ready(ready: Callable[[], bool], proc: subprocess.Popen[bytes], timeout: float,
@@ -255,7 +258,8 @@ class _Peer:
         for pid in pids:
             stop_pid(pid, grace)
         deadline = time.monotonic() + 2.0
-        while any(_in_table(p) for p in pids) and time.monotonic() < deadline:
+        # /proc/PID stays until the zombie is reaped
+        while any(os.path.exists(f"/proc/{p}") for p in pids) and time.monotonic() < deadline:
             time.sleep(0.02)
         return pids
 
@@ -416,17 +420,8 @@ class PrivateLibvirtd(_Peer):
 
     def qemu_pids(self) -> list[int]:
         """PIDs of the QEMUs this libvirtd runs (its pidfiles, checked against /proc)."""
-        out = []
-        for f in sorted((self.root / "run" / "qemu").glob("*.pid")):
-            if f.name == "driver.pid":
-                continue
-            try:
-                pid = int(f.read_text().split()[0])
-            except (OSError, ValueError, IndexError):
-                continue
-            if _is_qemu(pid):
-                out.append(pid)
-        return out
+        files = [f for f in (self.root / "run" / "qemu").glob("*.pid") if f.name != "driver.pid"]
+        return _qemu_pids(files, lambda data: int(data.split()[0]))
 
     def _stop_daemon(self) -> None:
         if self.proc is None:
@@ -499,15 +494,8 @@ class PrivatePyvirtd(_Peer):
 
     def qemu_pids(self) -> list[int]:
         """PIDs of the QEMUs this pyvirtd runs (its status files, checked against /proc)."""
-        out = []
-        for f in sorted((self.root / "qemu" / "run" / "qemu").glob("*.json")):
-            try:
-                pid = int(json.loads(f.read_bytes())["pid"])
-            except (OSError, ValueError, KeyError, TypeError):
-                continue
-            if _is_qemu(pid):
-                out.append(pid)
-        return out
+        return _qemu_pids(list((self.root / "qemu" / "run" / "qemu").glob("*.json")),
+                          lambda data: int(json.loads(data)["pid"]))
 
     def kill(self) -> None:
         """SIGKILL the daemon, as a crash would; its guests keep running."""
@@ -547,33 +535,23 @@ class QMPSocket:
             self.events.append((time.perf_counter(), msg))
         return msg
 
-    def send(self, cmd: str, args: dict[str, Any] | None = None, fds: Sequence[int] = ()
-             ) -> None:
-        """Send a command (with fds for getfd) without waiting for its reply."""
-        req: dict[str, Any] = {"execute": cmd}
-        if args:
-            req["arguments"] = args
+    def execute(self, cmd: str, args: dict[str, Any] | None = None, fds: Sequence[int] = ()
+                ) -> Any:
+        """Send a command (with fds, for getfd); its "return" value, or QMPError.  Events
+        that arrive before the reply are kept."""
+        req: dict[str, Any] = {"execute": cmd, **({"arguments": args} if args else {})}
         data = json.dumps(req).encode() + b"\n"
         if fds:
-            sent = socket.send_fds(self.sock, [data], list(fds))
-            data = data[sent:]
+            data = data[socket.send_fds(self.sock, [data], list(fds)):]
         if data:
             self.sock.sendall(data)
-
-    def receive(self, cmd: str = "") -> Any:
-        """The next reply: its "return" value, or QMPError. Events met on the way are kept."""
         deadline = time.monotonic() + self.timeout
         while True:
             msg = self._read(deadline)
             if "return" in msg:
                 return msg["return"]
             if "error" in msg:
-                raise QMPError(f"{cmd or 'QMP'}: {msg['error']}")
-
-    def execute(self, cmd: str, args: dict[str, Any] | None = None, fds: Sequence[int] = ()
-                ) -> Any:
-        self.send(cmd, args, fds)
-        return self.receive(cmd)
+                raise QMPError(f"{cmd}: {msg['error']}")
 
     def wait_event(self, name: str, timeout: float = 10.0,
                    match: Callable[[dict[str, Any]], bool] | None = None
@@ -692,33 +670,18 @@ class RawQemu:
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM; returns once the process has exited (then reaped), SIGKILL at timeout."""
-        if self.pid <= 0:
-            return
-        try:
-            signal.pidfd_send_signal(self._pidfd, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        if not wait_pid_exit(self._pidfd, timeout):
-            signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
-            wait_pid_exit(self._pidfd, 10.0)
-        self._reap()
+        self._end(signal.SIGTERM, timeout)
 
     def kill(self) -> None:
-        """SIGKILL by PID (any state) and reap."""
+        """SIGKILL (whatever its state); returns once it has exited, reaped."""
+        self._end(signal.SIGKILL, 10.0)
+
+    def _end(self, sig: int, timeout: float) -> None:
         if self.pid <= 0:
             return
-        try:
-            signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        wait_pid_exit(self._pidfd, 10.0)
-        self._reap()
-
-    def _reap(self) -> None:
-        try:
+        _signal_until_exit(self._pidfd, sig, timeout)
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            pass
         os.close(self._pidfd)
         self._pidfd, self.pid = -1, 0
         if self.qmp is not None:
