@@ -48,10 +48,15 @@ SESSIONS = {
 _CPU_TIME = re.compile(r"(CPU time:\s+)[0-9.]+s")
 
 
-def virsh_session(virsh: str, uri: str, commands: str) -> tuple[int, str]:
-    p = subprocess.run([virsh, "-c", uri, commands], capture_output=True, text=True,
-                       timeout=120)
-    return p.returncode, _CPU_TIME.sub(r"\1*", p.stdout + p.stderr)
+def virsh_session(virsh: str, uri: str, commands: str, attempts: int = 1) -> tuple[int, str]:
+    for attempt in range(attempts):
+        try:
+            p = subprocess.run([virsh, "-c", uri, commands], capture_output=True, text=True,
+                               timeout=120 if attempt == attempts - 1 else 30, check=False)
+        except subprocess.TimeoutExpired:
+            continue
+        return p.returncode, _CPU_TIME.sub(r"\1*", p.stdout + p.stderr)
+    raise AssertionError(f"virsh -c {uri} '{commands}' hung {attempts} times")
 
 
 @pytest.fixture
