@@ -57,6 +57,11 @@ class Progress:
         self._draw()
 
     def step(self, label: str) -> None:
+        head = label.split(" · ")[0]
+        if not self.tty and head != self.label.split(" · ")[0]:
+            el = int(time.monotonic() - self.t0)
+            self.stream.write(f"[{el // 60}:{el % 60:02d} {self.done}/{self.total}] {head}\n")
+            self.stream.flush()
         self.label = label
         self._draw()
 
