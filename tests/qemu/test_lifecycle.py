@@ -246,7 +246,7 @@ def test_monitor_passthrough_drives_state(conn: Any, events: Events) -> None:
     from pyvirt import libvirt_qemu
     dom = conn.create_domain(firmware_xml("fw5", "qemu"))
     out = dom.qemu_monitor_command('{"execute": "query-status"}')
-    assert '"status": "running"' in out and '"id"' in out
+    assert out.startswith('{"return": {') and '"status": "running"' in out
     dom.qemu_monitor_command('{"execute":"stop"}')
     assert dom.state().state == DomainState.PAUSED
     events.wait(("fw5", SUSPENDED, 0))

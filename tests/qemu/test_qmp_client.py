@@ -57,9 +57,12 @@ def qemu(qemu_bin: str) -> Iterator[Qemu]:
         q.stop()
 
 
-@pytest.fixture(params=_core.available_impls())
+@pytest.fixture(params=[(i, ids) for i in _core.available_impls() for ids in (False, True)],
+                ids=lambda p: f"{p[0]}-{'ids' if p[1] else 'inorder'}")
 def client(request: pytest.FixtureRequest, qemu: Qemu) -> Iterator[QMPClient]:
-    c = QMPClient("test", impl=_core.get_impl(request.param).qmp)  # type: ignore[arg-type]
+    impl, ids = request.param
+    c = QMPClient("test", impl=_core.get_impl(impl).qmp,  # type: ignore[arg-type]
+                  always_ids=ids)
     c.connect(qemu.path, 10)
     try:
         yield c
@@ -96,7 +99,7 @@ def test_events_to_listeners(client: QMPClient) -> None:
 
 def test_passthrough_text(client: QMPClient) -> None:
     out = client.execute_text('  {"execute": "query-status"}  ')
-    assert out.startswith('{"return": {') and '"id": ' in out
+    assert out.startswith('{"return": {') and ('"id": ' in out) == client.always_ids
     out = client.execute_text('{"execute": "query-status", "id": "mine"}')
     assert '"id": "mine"' in out
     out = client.execute_text('{"execute": "nope"}')
@@ -115,9 +118,11 @@ def test_deadline_and_late_reply_dropped(client: QMPClient, qemu: Qemu) -> None:
         assert b"query-status" in e.value.sent
     finally:
         os.kill(qemu.pid, signal.SIGCONT)
-    # the late reply to the timed-out command is not taken for this one's
+    # the late reply to the timed-out command is not taken for this one's: commands
+    # carry ids until it has come, then (in-order mode) go without again
     assert client.execute("query-name") == {}
     assert "status" in client.execute("query-status")
+    assert client._orphans == 0
 
 
 def test_disconnect_fails_pending_and_later_calls(client: QMPClient, qemu: Qemu) -> None:
