@@ -65,13 +65,13 @@ def _libvirt_version() -> str:
 
 
 def _kvm_module() -> str:
-    """Which kernel module serves /dev/kvm (kvm_intel, kvm_amd, kvm_pvm...)."""
+    """Which kernel module serves /dev/kvm (kvm_intel, kvm_amd, kvm_pvm...): /sys/module
+    lists built-in ones too, which /proc/modules does not."""
     try:
-        mods = {line.split()[0] for line in Path("/proc/modules").read_text().splitlines()}
+        names = os.listdir("/sys/module")
     except OSError:
         return ""
-    found = sorted(m for m in mods if m.startswith("kvm_"))
-    return ",".join(found)
+    return ",".join(sorted(n for n in names if n.startswith("kvm_")))
 
 
 def choose_accel(requested: str) -> tuple[str, str]:
@@ -149,7 +149,7 @@ def machine_line(m: dict[str, Any]) -> str:
     def load(v: list[float]) -> str:
         return f"{v[0]:.2f}" if v else "?"
     accel = m["accel"].upper()
-    if m.get("accel_note") and m["accel"] == "kvm":
+    if m.get("accel_note"):
         accel += f" ({m['accel_note'].replace('/dev/kvm served by ', '')})"
     parts = [m["date"], m["cpu"], f"{m['cores']} cores", f"Linux {m['kernel']}",
              f"QEMU {(m['qemu'] or 'n/a').split()[0]}", f"libvirt {m['libvirt'] or 'n/a'}",
