@@ -18,7 +18,7 @@ from ...constants import DomainEventUndefinedDetailType as Undefined
 from ...constants import (DomainMemoryModFlags, DomainPausedReason, DomainRunningReason,
                           DomainShutoffReason, DomainState, DomainUndefineFlagsValues,
                           DomainVcpuFlags, DomainXMLFlags, ErrorDomain, ErrorNumber, VcpuState)
-from ...errors import error, libvirtError
+from ...errors import error, libvirtError, lookup
 from ...types import DomainInfo, DomainStateReason, SecurityLabel, VcpuInfo
 from ...xml.domain_format import format_domain
 from ...xml.domain_normalize import load_domain
@@ -400,8 +400,9 @@ class DomainSlots:
 
     def domain_get_security_label(self, dom: DomainHandle) -> SecurityLabel:
         with self.node.lock:
-            self._obj(dom)
-        return SecurityLabel("libvirt-test", True)
+            active = self._obj(dom).active
+        # only a running domain has a label (testDomainGetSecurityLabel)
+        return SecurityLabel("libvirt-test", True) if active else SecurityLabel("", False)
 
     def domain_get_messages(self, dom: DomainHandle, flags: int) -> list[str]:
         check_flags(flags, 3, "testDomainGetMessages", T)
@@ -426,10 +427,10 @@ class DomainSlots:
         """The definition flags select (libvirt: virDomainObjGetOneDefState)."""
         live = bool(flags & DomainMemoryModFlags.LIVE)
         config = bool(flags & DomainMemoryModFlags.CONFIG)
-        if live and config:
-            raise error(ErrorNumber.INVALID_ARG, D,
-                        "Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are "
-                        "mutually exclusive")
+        if live and config:   # VIR_EXCLUSIVE_FLAGS_RET: the bare sentence, no prefix
+            raise lookup(ErrorNumber.INVALID_ARG)(
+                "Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are mutually "
+                "exclusive", code=ErrorNumber.INVALID_ARG, domain=D)
         if not live and not config:
             live = o.active
         if live:
