@@ -3,10 +3,9 @@ and through pyvirsh must give the same stdout, stderr and exit status.
 
 test:///default keeps its state per process, so every scenario that changes something
 runs as ONE invocation, its commands separated by ';' (which both shells accept).
-CPU times (wall-clock based in both test drivers) are masked. Where the two differ on
-purpose, or because of a known difference of pyvirt's test driver (not of pyvirsh), the
-scenario says so in its xfail reason; those are not strict, so a fixed driver shows up
-as XPASS rather than as a failure.
+CPU times (wall-clock based in both test drivers) are masked. No scenario is allowed to
+differ: where pyvirsh differs from virsh on purpose (help listing only pyvirsh's
+commands, -V), that is tested in test_main.py, not here.
 """
 from __future__ import annotations
 
