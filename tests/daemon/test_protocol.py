@@ -242,3 +242,47 @@ def test_garbage_does_not_hurt_the_daemon(shared_pyvirtd: PyvirtdProcess) -> Non
         c.open()
         assert c.ok(R.CONNECT_GET_TYPE).type == "TEST"
     assert shared_pyvirtd.proc is not None and shared_pyvirtd.proc.poll() is None
+
+
+@pytest.mark.parametrize("style", ["105", "167", "316"])
+def test_event_registration_styles(shared_pyvirtd: PyvirtdProcess, style: str) -> None:
+    # 316 (callback IDs, MESSAGE 318), and the older 167 / 105 with MESSAGE 107 (§3.1 step 4)
+    with RawClient(shared_pyvirtd.sock) as w, RawClient(shared_pyvirtd.sock) as actor:
+        w.open()
+        actor.open()
+        if style == "105":
+            assert w.ok(R.CONNECT_DOMAIN_EVENT_REGISTER).cb_registered == 1
+        elif style == "167":
+            assert w.call(R.CONNECT_DOMAIN_EVENT_REGISTER_ANY, (0,)).status == Status.OK
+        else:
+            assert w.ok(R.CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY, (0, None)).callbackID >= 0
+        dom = actor.ok(R.DOMAIN_LOOKUP_BY_NAME, ("test",)).dom
+        actor.ok(R.DOMAIN_SUSPEND, (dom,))
+        actor.ok(R.DOMAIN_RESUME, (dom,))
+        msgs = [w.recv() for _ in range(2)]
+        assert all(m.type == MessageType.MESSAGE and m.status == Status.OK for m in msgs)
+        if style == "316":
+            bodies = [m.decode(P.REMOTE[m.proc].msg) for m in msgs]
+            assert [m.proc for m in msgs] == [318, 318]
+            assert [(b.msg.dom.name, b.msg.event, b.msg.detail) for b in bodies] == \
+                [("test", 3, 0), ("test", 4, 0)]
+        else:
+            assert [m.proc for m in msgs] == [107, 107]
+            bodies = [m.decode(P.REMOTE[107].msg) for m in msgs]
+            assert [(b.dom.name, b.event, b.detail) for b in bodies] == [("test", 3, 0),
+                                                                          ("test", 4, 0)]
+        if style == "105":
+            assert w.ok(R.CONNECT_DOMAIN_EVENT_DEREGISTER).cb_registered == 0
+        elif style == "167":
+            assert w.call(R.CONNECT_DOMAIN_EVENT_DEREGISTER_ANY, (0,)).status == Status.OK
+            err = error_of(w.call(R.CONNECT_DOMAIN_EVENT_DEREGISTER_ANY, (0,)))
+            assert err.code == ErrorNumber.RPC
+
+
+def test_event_id_out_of_range(shared_pyvirtd: PyvirtdProcess) -> None:
+    with RawClient(shared_pyvirtd.sock) as c:
+        c.open()
+        err = error_of(c.call(R.CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY, (99, None)))
+        assert err.code == ErrorNumber.INVALID_ARG
+        err = error_of(c.call(R.CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY, (12345,)))
+        assert err.code == ErrorNumber.RPC
