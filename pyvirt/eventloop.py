@@ -47,6 +47,7 @@ __all__ = [
     "remove_handle",
     "remove_timeout",
     "run_default_impl",
+    "run_default_in_thread",
     "update_handle",
     "update_timeout",
 ]
@@ -274,6 +275,34 @@ def run_default_impl() -> None:
     loop.run_once()
 
 
+_runner: threading.Thread | None = None
+
+
+def run_default_in_thread(name: str = "pyvirt-eventloop") -> bool:
+    """Register the default loop and run it on one daemon thread for the rest of the
+    process (the thread every libvirt-python program that wants events starts itself).
+
+    Idempotent: later calls find the thread already running. Returns False, starting
+    nothing, when another implementation is registered (its owner runs it).
+    """
+    global _runner
+    register_default_impl()
+    with _lock:
+        loop = _default
+        if loop is None or _impl != loop.as_impl():
+            return False
+        if _runner is not None and _runner.is_alive():
+            return True
+
+        def run() -> None:
+            # ends when the loop is replaced (only _reset does that, for tests)
+            while _default is loop:
+                loop.run_once()
+        _runner = threading.Thread(target=run, name=name, daemon=True)
+        _runner.start()
+        return True
+
+
 def is_registered() -> bool:
     """Whether an implementation is registered."""
     return _impl is not None
@@ -342,8 +371,12 @@ def remove_timeout(timer: int) -> int:
 def _reset() -> None:
     """Unregister everything and close the default loop.  For tests only: libvirt
     itself never unregisters an implementation."""
-    global _impl, _default
+    global _impl, _default, _runner
     with _lock:
         loop, _default, _impl = _default, None, None
+        runner, _runner = _runner, None
     if loop is not None:
+        if runner is not None and runner.is_alive():
+            loop.interrupt()        # the runner sees the loop replaced and ends
+            runner.join(timeout=5)
         loop.close()

@@ -14,30 +14,11 @@ __all__ = ["DONE", "INTERRUPT", "TIMEOUT", "Waiter", "ensure_running"]
 
 DONE, TIMEOUT, INTERRUPT = "done", "timeout", "interrupt"
 
-_lock = threading.Lock()
-_thread: threading.Thread | None = None
-
-
-def _run() -> None:
-    from .. import eventloop
-    while True:
-        eventloop.run_default_impl()
-
-
 def ensure_running() -> None:
     """Register pyvirt's default event loop (once per process) and run it in a daemon
-    thread. Raises ImportError if pyvirt has no event loop module."""
-    global _thread
+    thread, unless the embedding program registered a loop of its own and runs it."""
     from .. import eventloop
-    with _lock:
-        if _thread is not None and _thread.is_alive():
-            return
-        eventloop.register_default_impl()
-        loop = eventloop.default_loop()
-        if loop is None or eventloop.current_impl() != loop.as_impl():
-            return  # the embedding program registered a loop of its own and runs it
-        _thread = threading.Thread(target=_run, name="pyvirsh-eventloop", daemon=True)
-        _thread.start()
+    eventloop.run_default_in_thread("pyvirsh-eventloop")
 
 
 class Waiter:

@@ -177,3 +177,25 @@ def test_asyncio_bad_fd_applied_in_the_loop_thread_raises(no_fd_leak: None) -> N
         loop.run_until_complete(main())
     finally:
         loop.close()
+
+
+def test_run_default_in_thread_is_one_runner_per_process() -> None:
+    assert eventloop.run_default_in_thread("t-loop")
+    assert eventloop.run_default_in_thread("t-loop")      # idempotent
+    runners = [t for t in threading.enumerate() if t.name == "t-loop"]
+    assert len(runners) == 1
+    fired = threading.Event()
+    eventloop.add_timeout(0, lambda timer, opaque: (eventloop.remove_timeout(timer),
+                                                    fired.set()))
+    eventloop.interrupt()
+    assert fired.wait(10)
+    eventloop._reset()                                   # the runner ends with its loop
+    runners[0].join(10)
+    assert not runners[0].is_alive()
+
+
+def test_run_default_in_thread_defers_to_a_foreign_impl() -> None:
+    eventloop.register_impl(lambda *a: 1, lambda *a: None, lambda *a: 0, lambda *a: 1,
+                            lambda *a: None, lambda *a: 0)
+    assert eventloop.run_default_in_thread("t-loop2") is False
+    assert not [t for t in threading.enumerate() if t.name == "t-loop2"]

@@ -400,11 +400,3 @@ def arguments(lv: Any, rec: Recorder) -> None:
     rec("setMemory-0", lambda: d.setMemory(0))
     rec("close", c.close)
     rec("getType-closed", c.getType)
-
-
-@scenario
-def events(lv: Any, rec: Recorder) -> None:
-    c = lv.open(URI)
-    rec("register-without-loop", lambda: c.domainEventRegisterAny(
-        None, lv.VIR_DOMAIN_EVENT_ID_LIFECYCLE, lambda *a: None, None))
-    c.close()

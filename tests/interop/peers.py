@@ -20,7 +20,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -249,31 +248,10 @@ class LibvirtdProcess:
         self.stop()
 
 
-_loop_lock = threading.Lock()
-_loop_thread: threading.Thread | None = None
-
-
 def ensure_event_loop() -> None:
-    """pyvirt's default event loop, run by one daemon thread per test process (shared by
-    every test package that needs events; a loop has one runner)."""
-    global _loop_thread
+    """pyvirt's default event loop, run by the one runner thread of this process."""
     from pyvirt import eventloop
-    with _loop_lock:
-        # this module may be imported twice (tests.interop.peers and interop.peers):
-        # the running thread itself is the singleton
-        if any(t.name == "pyvirt-test-loop" for t in threading.enumerate()):
-            return
-        eventloop.register_default_impl()
-
-        def run() -> None:
-            while True:
-                loop = eventloop.default_loop()
-                if loop is None:
-                    return
-                loop.run_once(200)
-
-        _loop_thread = threading.Thread(target=run, name="pyvirt-test-loop", daemon=True)
-        _loop_thread.start()
+    eventloop.run_default_in_thread("pyvirt-test-loop")
 
 
 def qemu_pids_with_uuids(uuids: set[str]) -> list[int]:

@@ -1,35 +1,21 @@
 """Fixtures for the QEMU driver tests: the guest, private roots, connections, cleanup.
 
 Every QEMU a test starts is stopped by its pid when the test ends, pass or fail; the
-test process makes itself a child subreaper, so QEMUs orphaned by an owner subprocess
-that a test killed are reparented here and found too.  At the end of the session no
-qemu-system child may be left.
+test process is a child subreaper (tests/conftest.py), so QEMUs orphaned by an owner
+subprocess that a test killed are reparented here and found too.
 """
 from __future__ import annotations
 
-import ctypes
 import shutil
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from pyvirt import eventloop
 from pyvirt.testing import GuestImage, build_guest
 
 from .helpers import kill_pids, qemu_children
-
-PR_SET_CHILD_SUBREAPER = 36
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
 
 @pytest.fixture(scope="session")
 def qemu_bin() -> str:
@@ -52,14 +38,6 @@ def kvm() -> None:
         pytest.skip(f"KVM is not usable here: {why}")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _no_qemu_left_at_end() -> Iterator[None]:
-    yield
-    left = qemu_children()
-    kill_pids(left)
-    assert not left, f"qemu processes left running at the end of the session: {left}"
-
-
 @pytest.fixture(autouse=True)
 def _qemu_reaper() -> Iterator[None]:
     """Kill, by pid, every QEMU the test left behind, and fail the test for it."""
@@ -68,17 +46,6 @@ def _qemu_reaper() -> Iterator[None]:
     left = [p for p in qemu_children() if p not in before]
     kill_pids(left)
     assert not left, f"the test left qemu processes running: {left}"
-
-
-@pytest.fixture(scope="session")
-def event_loop() -> None:
-    """pyvirt's default event loop, run on a daemon thread (events need a loop)."""
-    eventloop.register_default_impl()
-
-    def run() -> None:
-        while True:
-            eventloop.run_default_impl()
-    threading.Thread(target=run, name="test-event-loop", daemon=True).start()
 
 
 @pytest.fixture

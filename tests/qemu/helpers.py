@@ -109,7 +109,8 @@ def qemu_children(parent: int | None = None) -> list[int]:
             continue
         comm = stat[stat.find(b"(") + 1:stat.rfind(b")")]
         fields = stat[stat.rfind(b")") + 2:].split()
-        if comm.startswith(b"qemu-system") and int(fields[1]) == me:
+        # exited ones (zombies, state Z) are not running: tests/conftest.py reaps them
+        if comm.startswith(b"qemu-system") and int(fields[1]) == me and fields[0] != b"Z":
             out.append(int(entry))
     return sorted(out)
 
