@@ -9,8 +9,9 @@ the C core, through its pure-Python twin, through the public API (libvirt_qemu's
 qemuMonitorCommand path) and over a tight raw Python socket loop; suspend/resume
 through the API next to bare QMP stop/cont; memoryPeek on the shared-mapping path next
 to QMP pmemsave.  Guests are firmware-only under KVM when it is usable (the figures in
-shared/PEERS.md were taken that way), TCG otherwise.  benches/bench_qemu_side.py puts
-the same operations next to libvirt.
+shared/PEERS.md were taken that way), TCG otherwise.  `pyvirt-bench` (pyvirt/bench)
+puts start, destroy, suspend/resume, QMP, events and memoryPeek next to libvirt and raw
+QEMU in one interleaved run.
 """
 from __future__ import annotations
 
@@ -142,14 +143,7 @@ def test_stop_cont_qmp(benchmark: Any, conn: Any, dom: Any) -> None:
 
 @pytest.mark.benchmark(group="event latency (suspend call to callback)")
 def test_event_latency(benchmark: Any, conn: Any, dom: Any) -> None:
-    eventloop.register_default_impl()
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.is_set():
-            eventloop.run_default_impl()
-    t = threading.Thread(target=loop, daemon=True)
-    t.start()
+    eventloop.run_default_in_thread()
     got = threading.Event()
 
     def cb(c: Any, d: Any, ev: int, detail: int, opaque: Any) -> None:
@@ -166,8 +160,6 @@ def test_event_latency(benchmark: Any, conn: Any, dom: Any) -> None:
         benchmark(once)
     finally:
         conn.domain_event_deregister_any(cid)
-        stop.set()
-        eventloop.interrupt()
 
 
 # ---- memoryPeek ----------------------------------------------------------------------

@@ -3,12 +3,8 @@
 PyvirtdProcess runs `python -m pyvirt.daemon --root DIR --foreground` with everything under
 DIR, TCP on 127.0.0.1 with a port the kernel picks (read back from DIR/run/pyvirtd.listen).
 
-LibvirtdProcess runs the real libvirtd exactly as shared/PEERS.md says: in its own mount
-namespace (`unshare -m --propagation private`) with private directories bind-mounted over
-/run/libvirt, /var/lib/libvirt, /etc/libvirt, /var/cache/libvirt and /var/log/libvirt, a
-private libvirtd.conf (TCP on loopback, auth none) and qemu.conf (root, no security
-driver, stdio_handler file). The machine's own libvirt state is never touched. Its unix
-socket is visible from outside at DIR/run/libvirt-sock (the bind mount's source).
+LibvirtdProcess is pyvirt.testing.peers.PrivateLibvirtd (the real libvirtd in its own
+mount namespace with private state, as shared/PEERS.md says), reached over TCP by default.
 
 Both stop with SIGTERM to the PID the test started, then SIGKILL after a grace period.
 """
@@ -22,6 +18,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from pyvirt.testing.peers import PrivateLibvirtd, libvirtd_unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -153,99 +151,19 @@ class PyvirtdProcess:
         self.stop()
 
 
-LIBVIRTD_CONF = """listen_tls = 0
-listen_tcp = 1
-listen_addr = "127.0.0.1"
-tcp_port = "{port}"
-auth_tcp = "none"
-auth_unix_rw = "none"
-auth_unix_ro = "none"
-"""
-QEMU_CONF = """user = "root"
-group = "root"
-dynamic_ownership = 0
-remember_owner = 0
-security_driver = "none"
-stdio_handler = "file"
-"""
-_MOUNTS = {"run": "/run/libvirt", "lib": "/var/lib/libvirt", "etc": "/etc/libvirt",
-           "cache": "/var/cache/libvirt", "log": "/var/log/libvirt"}
-
-
 def libvirtd_available() -> str | None:
     """Why a private libvirtd cannot run here, or None when it can."""
-    for tool in ("libvirtd", "unshare"):
-        if shutil.which(tool) is None and not os.path.exists(f"/usr/sbin/{tool}"):
-            return f"{tool} is not installed"
-    if os.geteuid() != 0:
-        return "a private libvirtd needs root (mount namespace)"
-    for target in _MOUNTS.values():
-        if not os.path.isdir(target):
-            return f"{target} does not exist to bind a private directory over"
-    return None
+    return libvirtd_unavailable()
 
 
-class LibvirtdProcess:
-    """The real libvirtd with private state in `root`, on 127.0.0.1:port."""
+class LibvirtdProcess(PrivateLibvirtd):
+    """The real libvirtd, private (pyvirt.testing.peers.PrivateLibvirtd: own mount
+    namespace, own state, orphaned QEMUs reaped at once), reached over TCP unless a test
+    names the transport."""
 
-    def __init__(self, root: Path, port: int | None = None) -> None:
-        self.root = Path(root)
-        self.port = port or free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def sock(self) -> str:
-        return str(self.root / "run" / "libvirt-sock")
-
-    def uri(self, driver: str = "qemu", path: str = "/system", transport: str = "tcp") -> str:
-        if transport == "unix":
-            return f"{driver}+unix://{path}?socket={self.sock}"
-        return f"{driver}+tcp://127.0.0.1:{self.port}{path}"
-
-    def start(self, timeout: float = 30.0) -> LibvirtdProcess:
-        for sub in _MOUNTS:
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
-        (self.root / "log" / "qemu").mkdir(exist_ok=True)
-        (self.root / "etc" / "libvirtd.conf").write_text(LIBVIRTD_CONF.format(port=self.port))
-        (self.root / "etc" / "qemu.conf").write_text(QEMU_CONF)
-        # libvirtd 9.0 looks up its build-time user libvirt-qemu before it reads
-        # qemu.conf; the namespace gets a passwd/group with that user, the host's stay
-        for name, line in (("passwd", "libvirt-qemu:x:64055:64055::/var/lib/libvirt:/bin/false"),
-                           ("group", "libvirt-qemu:x:64055:")):
-            text = Path(f"/etc/{name}").read_text()
-            if "\nlibvirt-qemu:" not in "\n" + text:
-                text = text.rstrip("\n") + "\n" + line + "\n"
-            (self.root / name).write_text(text)
-        mounts = [(str(self.root / sub), target) for sub, target in _MOUNTS.items()]
-        mounts += [(str(self.root / n), f"/etc/{n}") for n in ("passwd", "group")]
-        binds = " && ".join(f"mount --bind {src} {dst}" for src, dst in mounts)
-        libvirtd = shutil.which("libvirtd") or "/usr/sbin/libvirtd"
-        script = (f"{binds} && exec {libvirtd} --listen -f /etc/libvirt/libvirtd.conf "
-                  f"-p {self.root / 'libvirtd.pid'}")
-        with open(self.root / "libvirtd.stderr", "ab") as err:
-            self.proc = subprocess.Popen(["unshare", "-m", "--propagation", "private",
-                                          "sh", "-c", script],
-                                         stdin=subprocess.DEVNULL, stdout=err, stderr=err)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("libvirtd exited: " +
-                                   (self.root / "libvirtd.stderr").read_text()[-2000:])
-            if _connectable(self.sock) and _tcp_open(self.port):
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("libvirtd did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            stop_pid(self.proc, grace=15)
-
-    def __enter__(self) -> LibvirtdProcess:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def uri(self, driver: str = "qemu", path: str = "/system", transport: str = "tcp",
+            readonly: bool = False) -> str:
+        return super().uri(driver, path, transport, readonly)
 
 
 def ensure_event_loop() -> None:

@@ -1,7 +1,7 @@
 """Lifecycle slots of the QEMU driver and the monitor events that move a domain's state.
 
 States, reasons, events and their order are libvirt 9.0's, as observed from a real
-libvirtd (benches/bench_qemu_peers.py runs one):
+libvirtd (pyvirt.testing.peers.PrivateLibvirtd runs one):
     create          RESUMED/UNPAUSED, STARTED/BOOTED             RUNNING/BOOTED
     create paused   STARTED/BOOTED, SUSPENDED/PAUSED             PAUSED/USER
     suspend         SUSPENDED/PAUSED                             PAUSED/USER
