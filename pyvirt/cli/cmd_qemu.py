@@ -2,11 +2,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
-from ..constants import ErrorDomain, ErrorNumber
-from ..errors import error
 from . import console  # noqa: F401  (registers `console`, which lives with its relay)
 from .cmd_domain import pass_fds
 from .control import Control
@@ -14,20 +11,6 @@ from .options import argv_opt, bool_opt, command, data_opt, string_opt
 from .parser import ParsedCommand
 
 _MONITOR_HMP = 1   # VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP
-
-
-def _monitor_command() -> Callable[..., Any]:
-    """pyvirt's QEMU monitor call, imported only when needed; a pyvirt without it gives
-    the driver's 'not supported' error, as virsh gets from a non-QEMU connection."""
-    try:
-        from .. import libvirt_qemu  # type: ignore[attr-defined]
-    except ImportError:
-        libvirt_qemu = None
-    for name in ("qemu_monitor_command", "qemuMonitorCommand"):
-        fn = getattr(libvirt_qemu, name, None)
-        if fn is not None:
-            return fn  # type: ignore[no-any-return]
-    raise error(ErrorNumber.NO_SUPPORT, ErrorDomain.NONE, "virDomainQemuMonitorCommand")
 
 
 def _pretty(value: Any) -> str:
@@ -52,8 +35,7 @@ def cmd_qemu_monitor_command(ctl: Control, pc: ParsedCommand) -> bool:
     text = " ".join(pc.argv("cmd"))
     pass_fds(ctl, pc, "virDomainQemuMonitorCommandWithFiles")
     flags = _MONITOR_HMP if pc.flag("hmp") else 0
-    fn = ctl.call(_monitor_command)
-    result = ctl.call(fn, dom, text, flags)
+    result = ctl.call(dom.qemu_monitor_command, text, flags)
     if pc.flag("pretty") or pc.flag("return-value"):
         try:
             parsed = json.loads(result)

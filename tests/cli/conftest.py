@@ -91,15 +91,26 @@ def pyvirsh_command(way: str) -> list[str]:
     return [_entry_point()]
 
 
-@pytest.fixture(params=PYVIRSH_WAYS)
-def pyvirsh(request: pytest.FixtureRequest) -> Callable[..., Result]:
-    """Run pyvirsh, as `python -m pyvirt.cli` and as the installed script."""
-    prefix = pyvirsh_command(request.param)
+def _runner(way: str) -> Callable[..., Result]:
+    prefix = pyvirsh_command(way)
 
     def runner(args: list[str], stdin: str | None = None, cwd: Path = DATA) -> Result:
         return run([*prefix, *args], stdin, cwd)
 
     return runner
+
+
+@pytest.fixture(params=PYVIRSH_WAYS)
+def pyvirsh(request: pytest.FixtureRequest) -> Callable[..., Result]:
+    """Run pyvirsh, as `python -m pyvirt.cli` and as the installed script."""
+    return _runner(request.param)
+
+
+@pytest.fixture
+def pyvirsh_module() -> Callable[..., Result]:
+    """Run pyvirsh as `python -m pyvirt.cli` only: for the long differential tables
+    (the script is the same program; test_differential runs a sample through it)."""
+    return _runner("module")
 
 
 needs_virsh = pytest.mark.skipif(VIRSH is None, reason="the real virsh is not installed")

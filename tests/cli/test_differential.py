@@ -211,23 +211,34 @@ def _same(pyvirsh: Callable[..., Result], args: list[str]) -> None:
 
 
 @pytest.mark.parametrize("args", SINGLE)
-def test_single(pyvirsh: Callable[..., Result], args: list[str]) -> None:
-    _same(pyvirsh, args)
+def test_single(pyvirsh_module: Callable[..., Result], args: list[str]) -> None:
+    _same(pyvirsh_module, args)
 
 
 @pytest.mark.parametrize("args", ERRORS)
-def test_errors(pyvirsh: Callable[..., Result], args: list[str]) -> None:
-    _same(pyvirsh, args)
+def test_errors(pyvirsh_module: Callable[..., Result], args: list[str]) -> None:
+    _same(pyvirsh_module, args)
 
 
 @pytest.mark.parametrize("args", SEQUENCES)
-def test_sequence_in_one_process(pyvirsh: Callable[..., Result], args: list[str]) -> None:
-    _same(pyvirsh, args)
+def test_sequence_in_one_process(pyvirsh_module: Callable[..., Result], args: list[str]) -> None:
+    _same(pyvirsh_module, args)
 
 
 @pytest.mark.parametrize("args", GLOBAL)
-def test_global_options(pyvirsh: Callable[..., Result], args: list[str]) -> None:
-    _same(pyvirsh, args)
+def test_global_options(pyvirsh_module: Callable[..., Result], args: list[str]) -> None:
+    _same(pyvirsh_module, args)
+
+
+# The installed script runs the same code; a sample from each table proves it behaves so.
+ENTRY_POINT_SAMPLE = [SINGLE[0], SINGLE[len(SINGLE) // 2], ERRORS[0], SEQUENCES[0],
+                      SEQUENCES[-1], GLOBAL[0]]
+
+
+@pytest.mark.parametrize("args", ENTRY_POINT_SAMPLE)
+def test_entry_point_sample(args: list[str]) -> None:
+    from .conftest import _runner
+    _same(_runner("entry-point"), args)
 
 
 def test_version_flag(pyvirsh: Callable[..., Result]) -> None:
