@@ -20,7 +20,8 @@ from typing import Any
 from ...constants import ErrorDomain, ErrorNumber
 from ...errors import error
 from ...xml.text import escape
-from .process import MONITOR_FD, MonitorSocket, kill_and_wait, pidfd_open, spawn, start_error
+from .process import (MONITOR_FD, MonitorSocket, kill_and_wait, pidfd_open,
+                      socket_path_alias, spawn, start_error)
 from .qmp import QMPClient, QMPError
 from .state import write_fast
 
@@ -81,7 +82,18 @@ class QemuCaps:
 def _probe_one(emulator: str, accel: str, workdir: str) -> dict[str, Any]:
     sock_path = os.path.join(workdir, f"probe-{os.getpid()}-{threading.get_ident()}.sock")
     log = os.path.join(workdir, "probe.log")
-    mon = MonitorSocket(sock_path)
+    # a long root makes the socket path too long for sockaddr_un: bind and connect through
+    # /proc/self/fd/<dir fd> (socket_path_alias), as the domains' monitors do
+    dir_fd = os.open(workdir, os.O_PATH | os.O_DIRECTORY)
+    try:
+        return _probe_in(emulator, accel, sock_path, log, dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _probe_in(emulator: str, accel: str, sock_path: str, log: str,
+              dir_fd: int) -> dict[str, Any]:
+    mon = MonitorSocket(sock_path, dir_fd)
     argv = [emulator, "-S", "-no-user-config", "-nodefaults", "-nographic", "-machine",
             "none", "-accel", accel, "-chardev",
             f"socket,id=mon,fd={MONITOR_FD},server=on,wait=off", "-mon",
@@ -95,7 +107,7 @@ def _probe_one(emulator: str, accel: str, workdir: str) -> dict[str, Any]:
     client = QMPClient(f"probe-{accel}")
     try:
         try:
-            client.connect(sock_path, 10)
+            client.connect(socket_path_alias(sock_path, dir_fd), 10)
         except (QMPError, OSError):
             raise start_error(log, offset, f"cannot probe {emulator} with {accel}") from None
         out = {"version": client.execute("query-version"),

@@ -90,6 +90,10 @@ class MonitorSocket:
             self.sock.bind(socket_path_alias(path, dir_fd))
             os.chmod(path, 0o600)
             self.sock.listen(8)
+        except OSError as e:
+            self.sock.close()
+            raise error(ErrorNumber.SYSTEM_ERROR, ErrorDomain.QEMU,
+                        f"cannot create the monitor socket '{path}': {e.strerror or e}") from None
         except BaseException:
             self.sock.close()
             raise
