@@ -7,14 +7,17 @@ state and reason are libvirt's (virDomainState + the per-state reason enums).
 from __future__ import annotations
 
 import threading
+import uuid as _uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from ..constants import ConnectListAllDomainsFlags as LF
-from ..constants import DomainState
+from ..constants import DomainState, ErrorDomain, ErrorNumber
+from ..errors import error
 from .handles import DomainRef
+from .util import check_flags, invalid
 
-__all__ = ["DomainObj", "DomainObjList"]
+__all__ = ["DomainObj", "DomainObjList", "DomainListSlots"]
 
 
 @dataclass(slots=True, eq=False)
@@ -108,6 +111,26 @@ class DomainObjList:
         if new_id >= 0:
             self.by_id[new_id] = obj
 
+    def check_add(self, name: str, raw: bytes, *, live: bool) -> DomainObj | None:
+        """The existing object a new definition (name, raw UUID) replaces, or None when it is
+        new; refuses clashes as libvirt's virDomainObjListAdd does (from VIR_FROM_DOMAIN,
+        whichever driver asks). live: the definition is to start now."""
+        same = self.by_uuid.get(raw)
+        if same is not None:
+            if same.name != name:
+                raise error(ErrorNumber.OPERATION_FAILED, ErrorDomain.DOMAIN,
+                            f"domain '{same.name}' is already defined with uuid "
+                            f"{_uuid.UUID(bytes=bytes(raw))}")
+            if live and same.active:
+                raise invalid(ErrorDomain.DOMAIN, f"domain '{name}' is already active")
+            return same
+        other = self.by_name.get(name)
+        if other is not None:
+            raise error(ErrorNumber.OPERATION_FAILED, ErrorDomain.DOMAIN,
+                        f"domain '{name}' already exists with uuid "
+                        f"{_uuid.UUID(bytes=bytes(other.raw_uuid))}")
+        return None
+
     def active_ids(self) -> list[int]:
         return sorted(self.by_id)
 
@@ -122,6 +145,39 @@ class DomainObjList:
                 continue
             out.append(o)
         return out
+
+
+class DomainListSlots:
+    """The listing slots of a driver that keeps its domains in a DomainObjList
+    (`self.node.domains`, guarded by `self.node.lock`)."""
+
+    node: Any
+    #: the driver function libvirt names in "unsupported flags" errors, its origin, and
+    #: the virConnectListAllDomains filter flags the driver supports
+    LIST_ALL_FUNC = ""
+    LIST_ALL_ORIGIN: int = ErrorDomain.NONE
+    LIST_ALL_FLAGS = 0xFFFF
+
+    def connect_list_domains(self) -> list[int]:
+        with self.node.lock:
+            return self.node.domains.active_ids()  # type: ignore[no-any-return]
+
+    def connect_num_of_domains(self) -> int:
+        with self.node.lock:
+            return len(self.node.domains.by_id)
+
+    def connect_list_defined_domains(self) -> list[str]:
+        with self.node.lock:
+            return self.node.domains.inactive_names()  # type: ignore[no-any-return]
+
+    def connect_num_of_defined_domains(self) -> int:
+        with self.node.lock:
+            return len(self.node.domains) - len(self.node.domains.by_id)
+
+    def connect_list_all_domains(self, flags: int) -> list[DomainRef]:
+        check_flags(flags, self.LIST_ALL_FLAGS, self.LIST_ALL_FUNC, self.LIST_ALL_ORIGIN)
+        with self.node.lock:
+            return [o.ref() for o in self.node.domains.filter(flags)]
 
 
 def _matches(o: DomainObj, f: int) -> bool:

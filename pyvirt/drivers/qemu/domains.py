@@ -26,7 +26,7 @@ from ...constants import DomainEventUndefinedDetailType as Undefined
 from ...errors import error
 from ...types import DomainInfo, DomainStateReason, SecurityLabel
 from ...xml.domain_format import format_domain
-from ..domobj import DomainObj
+from ..domobj import DomainListSlots, DomainObj
 from ..handles import DomainHandle, DomainRef
 from ..util import check_flags, invalid, not_running
 from .domdef import load_qemu_domain, raw_uuid
@@ -64,10 +64,11 @@ def cpu_time_ns(pid: int) -> int:
     return ticks * (1_000_000_000 // _CLK_TCK)
 
 
-class DomainSlots:
+class DomainSlots(DomainListSlots):
     """Hypervisor-table slots about domains, for QemuDriver."""
 
     node: QemuNode
+    LIST_ALL_FUNC, LIST_ALL_ORIGIN, LIST_ALL_FLAGS = "qemuConnectListAllDomains", Q, 0x3FFF
 
     if TYPE_CHECKING:
         def _start(self, o: DomainObj, flags: int, *, restored: bool = False,
@@ -107,53 +108,14 @@ class DomainSlots:
                             f"no domain with matching uuid '{_uuid_str(uuid)}'")
             return o.ref()
 
-    def connect_list_domains(self) -> list[int]:
-        with self.node.lock:
-            return self.node.domains.active_ids()
-
-    def connect_num_of_domains(self) -> int:
-        with self.node.lock:
-            return len(self.node.domains.by_id)
-
-    def connect_list_defined_domains(self) -> list[str]:
-        with self.node.lock:
-            return self.node.domains.inactive_names()
-
-    def connect_num_of_defined_domains(self) -> int:
-        with self.node.lock:
-            return len(self.node.domains) - len(self.node.domains.by_id)
-
-    def connect_list_all_domains(self, flags: int) -> list[DomainRef]:
-        check_flags(flags, 0x3FFF, "qemuConnectListAllDomains", Q)
-        with self.node.lock:
-            return [o.ref() for o in self.node.domains.filter(flags)]
-
     # -- defining -----------------------------------------------------------------------
-    def _clash(self, d: Any, raw: bytes, *, live: bool) -> DomainObj | None:
-        """The object this definition replaces, or None (virDomainObjListAdd's checks)."""
-        doms = self.node.domains
-        same = doms.by_uuid.get(raw)
-        if same is not None:
-            if same.name != d.name:
-                raise error(ErrorNumber.OPERATION_FAILED, Q,
-                            f"domain '{same.name}' is already defined with uuid {d.uuid}")
-            if live and same.active:
-                raise invalid(Q, f"domain '{d.name}' is already active")
-            return same
-        other = doms.by_name.get(d.name)
-        if other is not None:
-            raise error(ErrorNumber.OPERATION_FAILED, Q,
-                        f"domain '{d.name}' already exists with uuid "
-                        f"{_uuid_str(other.raw_uuid)}")
-        return None
-
     def domain_define_xml(self, xml: str, flags: int) -> DomainRef:
         check_flags(flags, 1, "qemuDomainDefineXMLFlags", Q)
         node = self.node
         d = load_qemu_domain(xml, node.caps())
         raw = raw_uuid(d)
         with node.lock:
-            o = self._clash(d, raw, live=False)
+            o = node.domains.check_add(d.name, raw, live=False)
             node.layout.write_config(d.name, format_domain(d, inactive=True, secure=True))
             if o is None:
                 o = DomainObj(def_=d, name=d.name, raw_uuid=raw, persistent=True)
@@ -201,7 +163,7 @@ class DomainSlots:
         d = load_qemu_domain(xml, node.caps())
         raw = raw_uuid(d)
         with node.lock:
-            o = self._clash(d, raw, live=True)
+            o = node.domains.check_add(d.name, raw, live=True)
             added = o is None
             if o is None:
                 o = DomainObj(def_=d, name=d.name, raw_uuid=raw, persistent=False)

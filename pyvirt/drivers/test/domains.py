@@ -22,7 +22,7 @@ from ...errors import error, libvirtError, lookup
 from ...types import DomainInfo, DomainStateReason, SecurityLabel, VcpuInfo
 from ...xml.domain_format import format_domain
 from ...xml.domain_normalize import load_domain
-from ..domobj import DomainObj
+from ..domobj import DomainListSlots, DomainObj
 from ..handles import DomainHandle, DomainRef
 from ..util import check_flags, invalid, not_running
 from . import saveimage
@@ -52,10 +52,11 @@ def _uuid_str(raw: bytes) -> str:
     return str(_uuid.UUID(bytes=bytes(raw)))
 
 
-class DomainSlots:
+class DomainSlots(DomainListSlots):
     """Hypervisor-table slots about domains, for TestDriver."""
 
     node: TestNode
+    LIST_ALL_FUNC, LIST_ALL_ORIGIN = "testConnectListAllDomains", T
 
     # -- finding ------------------------------------------------------------------------
     def _obj(self, dom: DomainHandle) -> DomainObj:
@@ -90,53 +91,13 @@ class DomainSlots:
                 raise _no_domain()
             return (o.name, o.raw_uuid, o.id)
 
-    def connect_list_domains(self) -> list[int]:
-        with self.node.lock:
-            return self.node.domains.active_ids()
-
-    def connect_num_of_domains(self) -> int:
-        with self.node.lock:
-            return len(self.node.domains.by_id)
-
-    def connect_list_defined_domains(self) -> list[str]:
-        with self.node.lock:
-            return self.node.domains.inactive_names()
-
-    def connect_num_of_defined_domains(self) -> int:
-        with self.node.lock:
-            return len(self.node.domains) - len(self.node.domains.by_id)
-
-    def connect_list_all_domains(self, flags: int) -> list[DomainRef]:
-        check_flags(flags, 0xFFFF, "testConnectListAllDomains", T)
-        with self.node.lock:
-            return [o.ref() for o in self.node.domains.filter(flags)]
-
     # -- defining -----------------------------------------------------------------------
-    def _check_duplicate(self, d: Any, raw: bytes, *, live: bool) -> DomainObj | None:
-        """The existing object this definition replaces, or None; refuses clashes the way
-        virDomainObjListAdd does."""
-        doms = self.node.domains
-        same_uuid = doms.by_uuid.get(raw)
-        if same_uuid is not None:
-            if same_uuid.name != d.name:
-                raise error(ErrorNumber.OPERATION_FAILED, D,
-                            f"domain '{same_uuid.name}' is already defined with uuid {d.uuid}")
-            if live and same_uuid.active:
-                raise invalid(D, f"domain '{d.name}' is already active")
-            return same_uuid
-        same_name = doms.by_name.get(d.name)
-        if same_name is not None:
-            raise error(ErrorNumber.OPERATION_FAILED, D,
-                        f"domain '{d.name}' already exists with uuid "
-                        f"{_uuid_str(same_name.raw_uuid)}")
-        return None
-
     def domain_define_xml(self, xml: str, flags: int) -> DomainRef:
         check_flags(flags, _DEFINE_VALIDATE, "testDomainDefineXMLFlags", T)
         d = load_domain(xml)
         raw = _uuid.UUID(d.uuid).bytes
         with self.node.lock:
-            o = self._check_duplicate(d, raw, live=False)
+            o = self.node.domains.check_add(d.name, raw, live=False)
             if o is None:
                 o = DomainObj(def_=d, name=d.name, raw_uuid=raw, persistent=True)
                 o.set_state(DomainState.SHUTOFF, DomainShutoffReason.UNKNOWN)
@@ -157,7 +118,7 @@ class DomainSlots:
         d = load_domain(xml)
         raw = _uuid.UUID(d.uuid).bytes
         with self.node.lock:
-            o = self._check_duplicate(d, raw, live=True)
+            o = self.node.domains.check_add(d.name, raw, live=True)
             if o is None:
                 o = DomainObj(def_=d, name=d.name, raw_uuid=raw, persistent=False)
                 self.node.domains.add(o)
@@ -311,7 +272,7 @@ class DomainSlots:
         d = load_domain(dxml if dxml is not None else xml)
         raw = _uuid.UUID(d.uuid).bytes
         with self.node.lock:
-            o = self._check_duplicate(d, raw, live=True)
+            o = self.node.domains.check_add(d.name, raw, live=True)
             if o is None:
                 o = DomainObj(def_=d, name=d.name, raw_uuid=raw, persistent=False)
                 self.node.domains.add(o)
