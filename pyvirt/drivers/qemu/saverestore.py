@@ -243,13 +243,8 @@ class SaveSlots:
             d = load_qemu_domain(dxml if dxml is not None else xml, node.caps())
             raw = raw_uuid(d)
             with node.lock:
-                o = node.domains.by_uuid.get(raw)
-                if o is not None and o.name != d.name:
-                    raise error(ErrorNumber.OPERATION_FAILED, Q,
-                                f"domain '{o.name}' is already defined with uuid {d.uuid}")
-                if o is None and d.name in node.domains.by_name:
-                    raise error(ErrorNumber.OPERATION_FAILED, Q,
-                                f"domain '{d.name}' already exists with a different uuid")
+                # name/UUID clashes now; "already active" under the job lock below
+                o = node.domains.check_add(d.name, raw, live=False)
                 added = o is None
                 if o is None:
                     o = DomainObj(def_=d, name=d.name, raw_uuid=raw, persistent=False)
