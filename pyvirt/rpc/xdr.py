@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import struct as _struct
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from types import CodeType
 from typing import Any, Generic, NamedTuple, TypeVar
@@ -470,9 +471,47 @@ def struct(cls: type[T], fields: Sequence[Codec[Any]], name: str | None = None) 
     if names is None or len(names) != len(fields) or not fields:
         raise ValueError(f"{cls!r}: needs a NamedTuple with one field per codec")
     label = name or cls.__name__
-    ns = _compile_struct(label, cls, names, fields)
-    return Codec(label, ns["enc"], ns["dec"], sum(f.min_size for f in fields),
-                 ("struct", cls, tuple(zip(names, fields))), None, (ns["decn"], ns["encn"]))
+    # Compiled on first use: a program describes ~300 structs and a process uses a
+    # handful, and compiling them all up front costs ~10 MB of code objects. Until then
+    # the codec holds trampolines; afterwards its attributes are the compiled functions
+    # (a parent compiled earlier keeps calling through the trampoline, one call more).
+    codec: Codec[T] = Codec(label, _unset_enc, _unset_dec, sum(f.min_size for f in fields),
+                            ("struct", cls, tuple(zip(names, fields))))
+
+    def compiled() -> Codec[T]:
+        if codec.dec is dec:
+            with _compile_lock:
+                if codec.dec is dec:
+                    ns = _compile_struct(label, cls, names, fields)
+                    codec.enc, codec.many = ns["enc"], (ns["decn"], ns["encn"])
+                    codec.dec = ns["dec"]     # last: it is what says "compiled"
+        return codec
+
+    def dec(buf: BytesLike, off: int) -> tuple[Any, int]:
+        return compiled().dec(buf, off)
+
+    def enc(value: Any, out: bytearray) -> None:
+        compiled().enc(value, out)
+
+    def decn(buf: BytesLike, off: int, count: int) -> tuple[list[Any], int]:
+        return compiled().many[0](buf, off, count)  # type: ignore[index]
+
+    def encn(seq: Any, out: bytearray) -> None:
+        compiled().many[1](seq, out)  # type: ignore[index]
+
+    codec.dec, codec.enc, codec.many = dec, enc, (decn, encn)
+    return codec
+
+
+_compile_lock = threading.Lock()
+
+
+def _unset_enc(value: Any, out: bytearray) -> None:  # pragma: no cover - replaced at once
+    raise AssertionError("codec not initialised")
+
+
+def _unset_dec(buf: BytesLike, off: int) -> tuple[Any, int]:  # pragma: no cover
+    raise AssertionError("codec not initialised")
 
 
 # ---------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -207,9 +208,13 @@ def test_background_mode_logs_to_a_file(tmp_path: Path) -> None:
         with RawClient(str(root / "run" / "libvirt-sock")) as c:
             c.open()
     finally:
-        os.kill(pid, signal.SIGTERM)       # the daemon this test started
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and pidfile.exists():
-            time.sleep(0.05)
+        # the daemon this test started: wait for the process itself, not its pidfile
+        # (removed just before it exits); pidfds work for processes that are not children
+        pidfd = os.pidfd_open(pid)
+        try:
+            os.kill(pid, signal.SIGTERM)
+            select.select([pidfd], [], [], 20)
+        finally:
+            os.close(pidfd)
     log = (root / "log" / "pyvirtd.log").read_text()
     assert "listening" in log and "opened test:///default" in log and "stopped" in log

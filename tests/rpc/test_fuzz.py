@@ -99,6 +99,7 @@ def test_every_codec_fails_fast_on_huge_claims(pattern: bytes) -> None:
                 codec.decode(pattern)
             except XDRError:
                 pass
+    decode_all()    # codecs compile on first use; measure the decoding, not that
     assert _peak_while(decode_all) < 256 * 1024
 
 
