@@ -205,7 +205,7 @@ def run(calls: int = 2000, rounds: int = 3, clients: int = 50, seconds: float = 
                     c.defineXML(firmware_guest(f"mem-{k}-{i}", u)).create()
                 holders.append(c)
             time.sleep(1)
-            pid = {"pyvirtd": pyd.proc.pid, "libvirtd": lvd.pid()}
+            pid = {"pyvirtd": pyd.proc.pid, "libvirtd": lvd.pid}
             results["memory_10_guests_kib"] = {k: rss_kib(p) for k, p in pid.items()}
         for c in holders:
             try:

@@ -8,7 +8,6 @@ mtime and size and by whether /dev/kvm is usable, so later connections read a fi
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -20,8 +19,16 @@ from typing import Any
 from ...constants import ErrorDomain, ErrorNumber
 from ...errors import error
 from ...xml.text import escape
-from .process import (MONITOR_FD, MonitorSocket, kill_and_wait, pidfd_open,
-                      socket_path_alias, spawn, start_error)
+from ..util import name_tag
+from .process import (
+    MONITOR_FD,
+    MonitorSocket,
+    kill_and_wait,
+    pidfd_open,
+    socket_path_alias,
+    spawn,
+    start_error,
+)
 from .qmp import QMPClient, QMPError
 from .state import write_fast
 
@@ -158,7 +165,7 @@ def load_caps(emulator: str, kvm_ok: bool, cache_dir: str) -> QemuCaps:
         raise error(ErrorNumber.SYSTEM_ERROR, Q,
                     f"Cannot find QEMU binary {emulator}: {e.strerror}", int1=e.errno or -1) from None
     key = (emulator, st.st_mtime_ns, st.st_size, kvm_ok)
-    digest = hashlib.sha256(emulator.encode()).hexdigest()[:16]
+    digest = name_tag(emulator)
     path = os.path.join(cache_dir, f"caps-{digest}.json")
     with _mem_lock:
         caps = _mem_cache.get(key)

@@ -10,7 +10,6 @@ status file.  When QEMU exits during any of it, the error carries what QEMU prin
 from __future__ import annotations
 
 import copy
-import hashlib
 import logging
 import os
 import signal
@@ -23,6 +22,7 @@ from ...errors import error
 from ...xml.domain_format import format_domain
 from ...xml.domain_model import CharSource, DomainDef
 from ..domobj import DomainObj
+from ..util import name_tag
 from .command import LaunchSpec, assign_aliases, build_argv, memory_backing
 from .node import Proc, QemuNode
 from .process import (
@@ -75,7 +75,7 @@ def _ram_file(node: QemuNode, d: DomainDef, dom_id: int) -> str | None:
         raise error(ErrorNumber.CONFIG_UNSUPPORTED, Q, "hugepages are not supported")
     # tmpfs keeps guest RAM out of the page cache of a real disk (libvirt's
     # memory_backing_dir would be on disk); one directory per root
-    tag = hashlib.sha256(node.layout.root.encode()).hexdigest()[:12]
+    tag = name_tag(node.layout.root)
     base = f"/dev/shm/pyvirt-{tag}" if os.path.isdir("/dev/shm") else \
         os.path.join(node.layout.run, "ram")
     os.makedirs(base, mode=0o700, exist_ok=True)
