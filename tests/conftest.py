@@ -2,7 +2,7 @@
 
 The test process is a child subreaper, so daemons and guests that a test's subprocess
 leaves behind are reparented here. After every test module, any qemu-system, pyvirtd,
-libvirtd or dnsmasq process still running under this process is killed by its PID and
+libvirtd, dnsmasq or dropbear process still running under this process is killed by its PID and
 the module fails for it; exited children (zombies) are reaped, not reported.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 PR_SET_CHILD_SUBREAPER = 36
-_WATCHED = (b"qemu-system", b"pyvirtd", b"libvirtd", b"dnsmasq", b"pyvirt.daemon")
+_WATCHED = (b"qemu-system", b"pyvirtd", b"libvirtd", b"dnsmasq", b"pyvirt.daemon", b"dropbear")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -171,6 +171,11 @@ class RPCClient:
             self._pause_watch(False)
 
     # -- reading --------------------------------------------------------------------------
+    def _errout(self) -> str:
+        """The transport command's stderr as a prefix, the way libvirt reports it."""
+        said = self.transport.errout()
+        return f"{said}: " if said else ""
+
     def _read_until(self, c: _Call) -> None:
         while c.reply is None and self._dead is None:
             if not (_pending(self._sock)):
@@ -196,10 +201,11 @@ class RPCClient:
         except OSError as exc:
             if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
                 return
-            self._die(_lost(f"cannot recv data: {exc.strerror or exc}"))
+            self._die(_lost(f"cannot recv data: {self._errout()}{exc.strerror or exc}"))
             return
         if not data:
-            self._die(_lost("End of file while reading data: Input/output error"))
+            self._die(_lost(f"End of file while reading data: {self._errout()}"
+                            "Input/output error"))
             return
         self._pings = 0
         try:

@@ -7,7 +7,8 @@
     X+tls://HOST[:PORT]/P                   TLS, port 16514; client certificate from
                                             ?pkipath=DIR or libvirt's default PKI paths
     X+ssh://[USER@]HOST[:PORT]/P            the system ssh client runs `nc -U SOCKET` on
-                                            HOST (?socket=, ?netcat=, ?command= to change)
+                                            HOST (?socket=, ?netcat=, ?command=, ?keyfile=,
+                                            ?no_tty=1, ?no_verify=1, ?proxy=native|auto)
     X+ext:///P?command=CMD                  CMD's stdin/stdout carry the protocol
 
 A transport is a connected stream socket plus what the client must know about it:
@@ -48,6 +49,21 @@ class Transport:
     def tls(self) -> bool:
         return isinstance(self.sock, ssl.SSLSocket)
 
+    def errout(self) -> str:
+        """What the transport's command (ssh, ext) said on stderr so far, for the error a
+        lost connection gets (libvirt's errfd: "Host key verification failed." and the like)."""
+        if self.proc is None or self.proc.stderr is None or self.proc.stderr.closed:
+            return ""
+        try:
+            self.proc.wait(timeout=1)       # the stream ended: the command is exiting
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            data = os.read(self.proc.stderr.fileno(), 1024)
+        except (BlockingIOError, OSError):
+            return ""
+        return data.decode(errors="replace").strip()
+
     def close(self) -> None:
         try:
             self.sock.close()
@@ -59,6 +75,8 @@ class Transport:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+            if self.proc.stderr is not None:
+                self.proc.stderr.close()
 
 
 def _failed(what: str, exc: OSError | str) -> libvirtError:
@@ -145,18 +163,55 @@ def _command(argv: list[str], what: str) -> tuple[socket.socket, subprocess.Pope
     """Run argv with one end of a socket pair as its stdin and stdout."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        proc = subprocess.Popen(argv, stdin=theirs.fileno(), stdout=theirs.fileno(), stderr=None,
-                                close_fds=True, start_new_session=True)
+        proc = subprocess.Popen(argv, stdin=theirs.fileno(), stdout=theirs.fileno(),
+                                stderr=subprocess.PIPE, close_fds=True, start_new_session=True)
     except OSError as exc:
         ours.close()
         raise _failed(f"cannot run {what} '{argv[0]}'", exc) from None
     finally:
         theirs.close()
+    assert proc.stderr is not None
+    os.set_blocking(proc.stderr.fileno(), False)
     return ours, proc
 
 
-def _ssh_argv(uri: URI) -> list[str]:
-    """libvirt's ssh transport (netcat mode): ssh HOST -- NETCAT -U SOCKET."""
+def _ssh_remote_command(uri: URI, readonly: bool) -> str:
+    """What ssh runs on HOST to reach the daemon, as libvirt's virNetClientSSHHelperCommand
+    builds it: `nc` (with -q0 where that nc needs it to exit on EOF) on the daemon's unix
+    socket, or libvirt's virt-ssh-helper for the driver URI (proxy=native), or the
+    helper when HOST has it and nc otherwise (proxy=auto).
+
+    pyvirt's default is netcat, where libvirt's is auto: virt-ssh-helper reaches only
+    libvirt's own daemons, and pyvirt's default daemon is pyvirtd (README: "differs from
+    libvirt on purpose")."""
+    netcat = uri.param("netcat")
+    proxy = uri.param("proxy") or "netcat"
+    if proxy not in ("auto", "netcat", "native"):
+        raise error(ErrorNumber.INVALID_ARG, ErrorDomain.REMOTE,
+                    f"unknown ssh proxy mode '{proxy}' (expected auto, netcat or native)")
+    if proxy == "native" and netcat:
+        raise error(ErrorNumber.INVALID_ARG, ErrorDomain.REMOTE,
+                    "netcat path not valid with native proxy mode")
+    if proxy == "auto" and netcat:
+        proxy = "netcat"
+    sock = uri.param("socket") or str(paths.system_socket(readonly))
+    nc = shlex.quote(netcat or "nc")
+    nccmd = (f"if {nc} -q 2>&1 | grep \"requires an argument\" >/dev/null 2>&1; "
+             f"then ARG=-q0; else ARG=; fi; {nc} $ARG -U {shlex.quote(sock)}")
+    helper = f"virt-ssh-helper{' -r' if readonly else ''} {shlex.quote(uri.server_uri())}"
+    if proxy == "netcat":
+        script = nccmd
+    elif proxy == "native":
+        script = helper
+    else:
+        script = (f"if which virt-ssh-helper >/dev/null 2>&1; then {helper}; "
+                  f"else {nccmd}; fi")
+    return f"sh -c {shlex.quote(script)}"
+
+
+def _ssh_argv(uri: URI, readonly: bool) -> list[str]:
+    """libvirt's ssh transport (virNetSocketNewConnectSSH): the system ssh client, its
+    stdin and stdout carrying the protocol."""
     argv = [uri.param("command") or "ssh"]
     if uri.port:
         argv += ["-p", str(uri.port)]
@@ -165,14 +220,15 @@ def _ssh_argv(uri: URI) -> list[str]:
     keyfile = uri.param("keyfile")
     if keyfile:
         argv += ["-i", keyfile]
+    argv += ["-T", "-e", "none"]
     if uri.param("no_tty", "0") not in ("0", ""):
-        argv += ["-T", "-o", "BatchMode=yes", "-e", "none"]
+        argv += ["-o", "BatchMode=yes"]
+    if uri.param("no_verify", "0") not in ("0", ""):
+        argv += ["-o", "StrictHostKeyChecking=no"]
     known = uri.param("known_hosts")
     if known:
         argv += ["-o", f"UserKnownHostsFile={known}"]
-    sock = uri.param("socket") or str(paths.system_socket(readonly=False))
-    netcat = uri.param("netcat") or "nc"
-    return argv + ["--", uri.host or "localhost", f"{netcat} -U {shlex.quote(sock)}"]
+    return argv + ["--", uri.host or "localhost", _ssh_remote_command(uri, readonly)]
 
 
 def connect(uri: URI, flags: int) -> Transport:
@@ -197,7 +253,7 @@ def connect(uri: URI, flags: int) -> Transport:
         return Transport(_tls(uri, uri.host or "localhost", uri.port or TLS_PORT), "tls",
                          secure=True, encrypted=True)
     if kind == "ssh":
-        sock, proc = _command(_ssh_argv(uri), "ssh")
+        sock, proc = _command(_ssh_argv(uri, readonly), "ssh")
         return Transport(sock, "ssh", secure=True, encrypted=False, proc=proc)
     if kind == "ext":
         cmd = uri.param("command")
