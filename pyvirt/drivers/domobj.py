@@ -68,6 +68,20 @@ class DomainObj:
         self.state = state
         self.reason = reason
 
+    def affected_defs(self, flags: int) -> tuple[Any, Any]:
+        """(live definition or None, persistent one or None) that VIR_DOMAIN_AFFECT_LIVE
+        (1) / _CONFIG (2) select, neither meaning whichever the domain's state says
+        (libvirt's virDomainObjGetDefs, both flags allowed together)."""
+        live, config = bool(flags & 1), bool(flags & 2)
+        if not live and not config:
+            live, config = self.active, not self.active
+        if live and not self.active:
+            raise invalid(ErrorDomain.DOMAIN, "domain is not running")
+        if config and not self.persistent:
+            raise invalid(ErrorDomain.DOMAIN,
+                          "transient domains do not have any persistent config")
+        return (self.def_ if live else None), (self.persistent_def() if config else None)
+
 
 class DomainObjList:
     """Domains indexed by UUID, name and (while running) ID. Not locked: callers hold

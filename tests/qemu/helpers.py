@@ -11,12 +11,15 @@ from typing import Any
 from pyvirt.testing import COUNTER_RE, READY_LINE, GuestImage
 
 __all__ = [
+    "config_on_disk",
     "console_text",
+    "error_of",
     "firmware_xml",
     "guest_xml",
     "kill_pids",
     "last_counter",
     "qemu_children",
+    "sized_xml",
     "wait_for",
     "wait_ready",
 ]
@@ -129,4 +132,30 @@ def kill_pids(pids: list[int]) -> None:
             pass
 
 
+def sized_xml(name: str, *, balloon: bool = True, vcpus: str = "<vcpu current='1'>3</vcpu>",
+              memory_mib: int = 128, current_mib: int = 128) -> str:
+    """A firmware-only TCG guest for the sizing tests (nothing to boot; what matters
+    there is QEMU): a virtio balloon unless `balloon` is false."""
+    extra = "" if balloon else "<memballoon model='none'/>"
+    return f"""<domain type='qemu'>
+  <name>{name}</name>
+  <memory unit='MiB'>{memory_mib}</memory>
+  <currentMemory unit='MiB'>{current_mib}</currentMemory>
+  {vcpus}
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices>{extra}</devices>
+</domain>"""
 
+
+def error_of(fn: Callable[..., Any], *args: Any) -> tuple[int, int, str]:
+    """(code, domain, message) of the libvirtError fn(*args) raises."""
+    import pyvirt
+    try:
+        fn(*args)
+    except pyvirt.libvirtError as e:
+        return (e.code, e.domain, str(e))
+    raise AssertionError(f"{fn} did not fail")
+
+
+def config_on_disk(root: Path, name: str) -> str:
+    return (root / "etc" / "qemu" / f"{name}.xml").read_text()

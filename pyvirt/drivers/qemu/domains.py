@@ -109,6 +109,11 @@ class DomainSlots(DomainListSlots):
             return o.ref()
 
     # -- defining -----------------------------------------------------------------------
+    def _save_config(self, o: DomainObj, d: Any) -> None:
+        """Store `d` as the persistent config of `o` (node.lock held)."""
+        self.node.layout.write_config(o.name, format_domain(d, inactive=True, secure=True))
+        o.changed()
+
     def domain_define_xml(self, xml: str, flags: int) -> DomainRef:
         check_flags(flags, 1, "qemuDomainDefineXMLFlags", Q)
         node = self.node

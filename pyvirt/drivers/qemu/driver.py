@@ -8,6 +8,7 @@ from ...errors import error
 from ..base import HypervisorDriver
 from ..handles import DomainHandle
 from ..util import check_flags, not_running
+from .balloon import BalloonSlots
 from .console import ConsoleSlots
 from .domains import DomainSlots
 from .host import HostSlots
@@ -16,6 +17,7 @@ from .memory import MemorySlots
 from .node import QemuNode
 from .qmp import ProtocolError, QMPError
 from .saverestore import SaveSlots
+from .vcpus import VcpuSlots
 
 __all__ = ["QemuDriver"]
 
@@ -24,8 +26,8 @@ D = ErrorDomain.DOMAIN
 _HMP = 1    # VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP
 
 
-class QemuDriver(HostSlots, DomainSlots, LifecycleSlots, SaveSlots, MemorySlots, ConsoleSlots,
-                 HypervisorDriver):
+class QemuDriver(HostSlots, DomainSlots, LifecycleSlots, SaveSlots, MemorySlots, BalloonSlots,
+                 VcpuSlots, ConsoleSlots, HypervisorDriver):
     """The QEMU driver's slots for one connection (the node behind it may be shared)."""
 
     name = "QEMU"

@@ -41,7 +41,7 @@ from .process import (
 from .qmp import QMPClient, QMPError
 from .state import Status
 
-__all__ = ["finish", "launch", "ram_regions", "wait_incoming"]
+__all__ = ["finish", "has_balloon", "launch", "ram_regions", "refresh_balloon", "wait_incoming"]
 
 log = logging.getLogger(__name__)
 Q = ErrorDomain.QEMU
@@ -80,6 +80,38 @@ def _ram_file(node: QemuNode, d: DomainDef, dom_id: int) -> str | None:
         os.path.join(node.layout.run, "ram")
     os.makedirs(base, mode=0o700, exist_ok=True)
     return os.path.join(base, f"{d.uuid}-{dom_id}.ram")
+
+
+def has_balloon(d: DomainDef) -> bool:
+    mb = d.devices.memballoon
+    return mb is not None and mb.model != "none"
+
+
+def refresh_balloon(mon: QMPClient, live: DomainDef) -> None:
+    """Set the live currentMemory from QEMU's balloon (qemuProcessRefreshBalloonState);
+    without a balloon device the guest has all of its memory."""
+    if not has_balloon(live):
+        live.current_memory = live.memory
+        return
+    try:
+        actual = int(mon.execute("query-balloon").get("actual", 0))
+    except QMPError as exc:
+        log.warning("%s: cannot read the balloon: %s", live.name, exc)
+        return
+    if actual > 0:
+        live.current_memory = actual // 1024
+
+
+def _setup_balloon(mon: QMPClient, live: DomainDef) -> None:
+    """At start, ask for the configured currentMemory when it is below the maximum
+    (qemuProcessSetupBalloon), then read back what the guest has."""
+    want = live.current_memory or live.memory or 0
+    if has_balloon(live) and want and live.memory and want < live.memory:
+        try:
+            mon.command("balloon", {"value": want * 1024})
+        except QMPError as exc:
+            log.warning("%s: cannot set the balloon target: %s", live.name, exc)
+    refresh_balloon(mon, live)
 
 
 def _check_sources(d: DomainDef) -> None:
@@ -196,6 +228,9 @@ def launch(node: QemuNode, o: DomainObj, base: DomainDef,
         _runtime_facts(proc.mon, live)
         if incoming_fd is not None:
             wait_incoming(proc, log_path, offset)
+            refresh_balloon(proc.mon, live)     # the balloon came with the stream
+        else:
+            _setup_balloon(proc.mon, live)
     except BaseException:
         proc.mon.close()
         kill_and_wait(pid, pidfd, 1.0)

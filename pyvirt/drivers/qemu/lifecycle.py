@@ -82,6 +82,9 @@ class LifecycleSlots:
     if TYPE_CHECKING:
         def _obj(self, dom: DomainHandle) -> DomainObj: ...  # DomainSlots
 
+        def _ev_balloon_change(self, o: DomainObj, p: Proc,
+                               msg: QmpMessage) -> None: ...  # BalloonSlots
+
     def _obj_active(self, dom: DomainHandle) -> tuple[DomainObj, Proc]:
         o = self._obj(dom)
         p: Proc | None = o.priv
@@ -399,6 +402,10 @@ class LifecycleSlots:
                     node.save_status(o)
 
 
+def _balloon_change(self: LifecycleSlots, o: DomainObj, p: Proc, msg: QmpMessage) -> None:
+    self._ev_balloon_change(o, p, msg)     # BalloonSlots, mixed into QemuDriver
+
+
 _HANDLERS = {
     "STOP": LifecycleSlots._ev_stop,
     "RESUME": LifecycleSlots._ev_resume,
@@ -406,4 +413,5 @@ _HANDLERS = {
     "RESET": LifecycleSlots._ev_reset,
     "GUEST_PANICKED": LifecycleSlots._ev_panicked,
     "POWERDOWN": LifecycleSlots._ev_powerdown,
+    "BALLOON_CHANGE": _balloon_change,
 }

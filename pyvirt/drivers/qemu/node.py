@@ -22,6 +22,7 @@ from ..._twins.abc import GuestRAM
 from ...constants import DomainEventID, ErrorDomain, ErrorNumber
 from ...errors import error
 from ...events import EventState
+from ...xml.domain_format import format_domain
 from ..domobj import DomainObj, DomainObjList
 from .caps import QemuCaps, default_emulator, load_caps
 from .monitor import Watcher
@@ -162,6 +163,17 @@ class QemuNode:
                 return
             data = st.dump()
         self._write_status(st.name, data, p)
+
+    def save_live_def(self, o: DomainObj) -> None:
+        """The live definition of an active domain changed (balloon, vCPU hotplug):
+        record it in the status file, so that a new owner reattaches with it."""
+        with self.lock:
+            p: Proc | None = o.priv
+            o.changed()
+            if p is None or p.stopped:
+                return
+            p.status.xml = format_domain(o.def_, live_id=o.id)
+        self.save_status(o)
 
     def _write_status(self, name: str, data: bytes, p: Proc) -> None:
         with self._status_lock:

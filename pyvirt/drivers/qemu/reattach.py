@@ -25,7 +25,7 @@ from ...constants import (
 from ...xml.domain_normalize import DomainDefaults, load_domain
 from ..domobj import DomainObj
 from .domdef import load_qemu_domain, raw_uuid
-from .launch import finish, terminate
+from .launch import finish, refresh_balloon, terminate
 from .node import Proc, QemuNode
 from .process import alive, pidfd_open, socket_path_alias
 from .qmp import QMPClient, QMPError
@@ -136,6 +136,7 @@ def _reattach(node: QemuNode, engine: Engine, st: Status) -> None:
     try:
         mon.connect(socket_path_alias(st.monitor, node.layout.run_fd), 10.0)
         run = mon.execute("query-status").get("status", "")
+        refresh_balloon(mon, live)      # BALLOON_CHANGE events while nobody listened
     except (QMPError, OSError) as exc:
         log.warning("%s: QEMU pid %d runs but its monitor is gone (%s); stopping it",
                     st.name, st.pid, exc)
