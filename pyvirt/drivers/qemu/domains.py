@@ -6,6 +6,7 @@ private libvirtd: e.g. starting a running domain is OPERATION_INVALID from QEMU
 """
 from __future__ import annotations
 
+import copy
 import os
 import uuid as _uuid
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,7 @@ from ...constants import (
 from ...constants import DomainEventDefinedDetailType as Defined
 from ...constants import DomainEventType as Ev
 from ...constants import DomainEventUndefinedDetailType as Undefined
-from ...errors import error
+from ...errors import error, lookup
 from ...types import DomainInfo, DomainStateReason, SecurityLabel
 from ...xml.domain_format import format_domain
 from ..domobj import DomainListSlots, DomainObj
@@ -160,6 +161,41 @@ class DomainSlots(DomainListSlots):
                 node.save_status(o)
             else:
                 node.domains.remove(o)
+
+    def domain_rename(self, dom: DomainHandle, new_name: str, flags: int) -> None:
+        """qemuDomainRename: inactive persistent domains only; the config moves to the
+        new name in one step (see RootLayout.rename_config)."""
+        check_flags(flags, 0, "qemuDomainRename", Q)
+        if not new_name:    # libvirt's public entry point checks this (virDomainRename)
+            raise lookup(ErrorNumber.INVALID_ARG)(
+                "string new_name in virDomainRename must not be empty",
+                code=ErrorNumber.INVALID_ARG, domain=D)
+        node = self.node
+        with node.lock:
+            o = self._obj(dom)
+        with node.job(o, "rename"), node.lock:
+            if o.active:
+                raise invalid(Q, "cannot rename active domain")
+            if not o.persistent:
+                raise invalid(Q, "cannot rename a transient domain")
+            if os.path.exists(node.layout.managed_save_path(o.name)):
+                raise invalid(Q, "domain with a managed saved state can't be renamed")
+            if new_name == o.name:
+                raise invalid(D, "Can't rename domain to itself")
+            if new_name in node.domains.by_name:
+                raise invalid(D, f"domain with name '{new_name}' already exists")
+            if "/" in new_name:
+                raise error(ErrorNumber.XML_ERROR, Q, f"name {new_name} cannot contain '/'")
+            old_name = o.name
+            renamed = copy.copy(o.def_)
+            renamed.name = new_name
+            node.layout.rename_config(old_name, new_name,
+                                      format_domain(renamed, inactive=True, secure=True))
+            node.lifecycle(o, Ev.UNDEFINED, Undefined.RENAMED)
+            o.def_ = renamed
+            node.domains.rename(o, new_name)
+            dom.name = new_name
+            node.lifecycle(o, Ev.DEFINED, Defined.RENAMED)
 
     def domain_create_xml(self, xml: str, flags: int) -> DomainRef:
         check_flags(flags, DomainCreateFlags.START_PAUSED | DomainCreateFlags.START_AUTODESTROY |

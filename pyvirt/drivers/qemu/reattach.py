@@ -78,6 +78,7 @@ def _load_configs(node: QemuNode) -> None:
         except Exception as exc:
             log.warning("ignoring config %s: %s", path, exc)
             continue
+        node.layout.fix_config_name(path, d.name)
         o = DomainObj(def_=d, name=d.name, raw_uuid=raw_uuid(d), persistent=True)
         o.set_state(DomainState.SHUTOFF, DomainShutoffReason.UNKNOWN)
         o.has_managed_save = os.path.exists(node.layout.managed_save_path(d.name))

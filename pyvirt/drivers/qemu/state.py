@@ -86,6 +86,14 @@ def write_fast(path: str, data: bytes) -> None:
         raise
 
 
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class RootLayout:
     """The directories of one embedded root, created on first use."""
 
@@ -126,6 +134,40 @@ class RootLayout:
             raise error(ErrorNumber.SYSTEM_ERROR, Q,
                         f"cannot write config '{self.config_path(name)}': {e.strerror}",
                         int1=e.errno or -1) from None
+
+    def rename_config(self, old: str, new: str, xml: str) -> None:
+        """Move a config to a new name without ever having two files for the domain (or
+        none): the new text replaces the old file atomically, then the file takes its
+        new name (rename(2)); a crash in between leaves the new text under the old file
+        name, which the loader moves on (fix_config_name).  An autostart mark follows."""
+        old_path, new_path = self.config_path(old), self.config_path(new)
+        try:
+            write_atomic(old_path, xml.encode())
+            os.rename(old_path, new_path)
+            _fsync_dir(self.etc)
+        except OSError as e:
+            raise error(ErrorNumber.SYSTEM_ERROR, Q,
+                        f"cannot rename config '{old_path}' to '{new_path}': {e.strerror}",
+                        int1=e.errno or -1) from None
+        if self.get_autostart(old):
+            self.set_autostart(new, True)
+            self.set_autostart(old, False)
+
+    def fix_config_name(self, path: str, name: str) -> str:
+        """Finish a rename that a crash interrupted: the config at `path` names domain
+        `name`; give the file that name (when nothing else has it). Returns its path."""
+        want = self.config_path(name)
+        if path == want or os.path.lexists(want):
+            return path
+        try:
+            os.rename(path, want)
+            _fsync_dir(self.etc)
+        except OSError:
+            return path
+        if self.get_autostart(os.path.basename(path)[:-4]):
+            self.set_autostart(os.path.basename(path)[:-4], False)
+            self.set_autostart(name, True)
+        return want
 
     def remove_config(self, name: str) -> None:
         for p in (self.config_path(name), self.autostart_path(name)):
