@@ -1,5 +1,5 @@
 """Saving and restoring domain state: save, restore, managedsave, managedsave-remove,
-with the progress display long jobs get (--verbose)."""
+with the progress display long jobs get (--verbose), and domjobinfo."""
 from __future__ import annotations
 
 import threading
@@ -7,8 +7,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..errors import libvirtError
+from .cmd_domain import unsupported
 from .cmd_dommon import DOMAIN_OPT
 from .control import Control
+from .fmt import c_double, pretty_capacity
 from .options import bool_opt, command, data_opt, string_opt
 from .parser import ParsedCommand
 
@@ -172,3 +174,46 @@ def cmd_managedsave_remove(ctl: Control, pc: ParsedCommand) -> bool:
     return True
 
 
+
+
+_JOB_TYPES = ("None", "Bounded", "Unbounded", "Completed", "Failed", "Cancelled")
+
+
+def _job_sizes(ctl: Control, what: str, processed: int, remaining: int, total: int) -> None:
+    if not (processed or remaining or total):
+        return
+    for label, value in (("processed", processed), ("remaining", remaining),
+                         ("total", total)):
+        num, unit = pretty_capacity(value)
+        ctl.print(f"{what + ' ' + label + ':':<17} {c_double(num, 3)} {unit}\n")
+
+
+@command("domjobinfo", group=_DOM, help="domain job information",
+         desc="Returns information about jobs running on a domain.",
+         opts=[DOMAIN_OPT,
+               bool_opt("completed", "return statistics of a recently completed job"),
+               bool_opt("keep-completed",
+                        "don't destroy statistics of a recently completed job when reading"),
+               bool_opt("anystats", "print statistics for any kind of job (even failed ones)"),
+               bool_opt("rawstats", "print the raw data returned by libvirt")])
+def cmd_domjobinfo(ctl: Control, pc: ParsedCommand) -> bool:
+    """virsh's cmdDomjobinfo on its virDomainGetJobInfo path (pyvirt has no
+    virDomainGetJobStats yet, which --completed, --keep-completed and --rawstats need)."""
+    dom = ctl.domain(pc)
+    for name in ("completed", "keep-completed", "rawstats"):
+        if pc.flag(name):
+            ctl.save_error(unsupported("virDomainGetJobStats"))
+            return False
+    info = ctl.call(dom.job_info)
+    kind = int(info.type)
+    name = _JOB_TYPES[kind] if kind < len(_JOB_TYPES) else "Unknown"
+    ctl.print(f"{'Job type:':<17} {name:<12}\n")
+    if kind not in (1, 2) and not pc.flag("anystats"):    # no job, or a finished one
+        return True
+    ctl.print(f"{'Time elapsed:':<17} {info.time_elapsed:<12} ms\n")
+    if kind == 1:
+        ctl.print(f"{'Time remaining:':<17} {info.time_remaining:<12} ms\n")
+    _job_sizes(ctl, "Data", info.data_processed, info.data_remaining, info.data_total)
+    _job_sizes(ctl, "Memory", info.mem_processed, info.mem_remaining, info.mem_total)
+    _job_sizes(ctl, "File", info.file_processed, info.file_remaining, info.file_total)
+    return True

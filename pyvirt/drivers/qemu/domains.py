@@ -265,8 +265,7 @@ class DomainSlots(DomainListSlots):
             pid = p.pid if p is not None else 0
             state = o.state
         cpu = cpu_time_ns(pid) if pid else 0
-        # current memory: the balloon target libvirt would read is the definition's
-        # currentMemory until a balloon driver changes it (no balloon resizing yet)
+        # current memory: the live currentMemory, which follows the balloon (balloon.py)
         return DomainInfo(state, d.memory or 0, d.current_memory or d.memory or 0,
                           d.vcpu_current or d.vcpu or 1, cpu)
 

@@ -12,6 +12,7 @@ from .balloon import BalloonSlots
 from .console import ConsoleSlots
 from .domains import DomainSlots
 from .host import HostSlots
+from .jobs import JobSlots
 from .lifecycle import LifecycleSlots, monitor_error
 from .memory import MemorySlots
 from .node import QemuNode
@@ -26,8 +27,8 @@ D = ErrorDomain.DOMAIN
 _HMP = 1    # VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP
 
 
-class QemuDriver(HostSlots, DomainSlots, LifecycleSlots, SaveSlots, MemorySlots, BalloonSlots,
-                 VcpuSlots, ConsoleSlots, HypervisorDriver):
+class QemuDriver(HostSlots, DomainSlots, LifecycleSlots, SaveSlots, JobSlots, MemorySlots,
+                 BalloonSlots, VcpuSlots, ConsoleSlots, HypervisorDriver):
     """The QEMU driver's slots for one connection (the node behind it may be shared)."""
 
     name = "QEMU"

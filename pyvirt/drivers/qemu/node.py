@@ -111,6 +111,7 @@ class QemuNode:
                                         daemon=True)
         self._writer.start()
         self.engine: Any = None         # the QemuDriver that monitor events run on
+        self.jobs: dict[bytes, Any] = {}    # raw UUID -> jobs.JobProgress of a save/restore
 
     # -- capabilities -------------------------------------------------------------------
     def caps(self) -> QemuCaps:

@@ -39,6 +39,7 @@ from ..domobj import DomainObj
 from ..handles import DomainHandle
 from ..util import check_flags, invalid, not_running
 from .domdef import load_qemu_domain, raw_uuid
+from .jobs import JobProgress, publish_job
 from .launch import finish, terminate
 from .lifecycle import monitor_error
 from .node import Proc, QemuNode
@@ -100,7 +101,8 @@ class SaveSlots:
                    base: object = None) -> None: ...
 
     # -- saving -------------------------------------------------------------------------
-    def _save_to(self, o: DomainObj, path: str, dxml: str | None, flags: int) -> None:
+    def _save_to(self, o: DomainObj, path: str, dxml: str | None, flags: int,
+                 progress: JobProgress) -> None:
         """Job held: pause, migrate into `path`, stop QEMU (SHUTOFF/SAVED)."""
         node = self.node
         with node.lock:
@@ -135,7 +137,7 @@ class SaveSlots:
                 p.mon.command("migrate-set-parameters", {"max-bandwidth": _MIG_BANDWIDTH})
                 p.mon.command("getfd", {"fdname": "pyvirt-save"}, fds=[fd])
                 p.mon.command("migrate", {"uri": "fd:pyvirt-save"})
-                self._wait_migration(p)
+                self._wait_migration(p, progress)
             except QMPError as exc:
                 raise monitor_error(exc, "migrate") from None
             os.fsync(fd)
@@ -162,12 +164,13 @@ class SaveSlots:
             except QMPError:
                 pass
 
-    def _wait_migration(self, p: Proc, timeout: float = 3600.0) -> None:
+    def _wait_migration(self, p: Proc, progress: JobProgress, timeout: float = 3600.0) -> None:
         deadline = time.monotonic() + timeout
         delay = 0.0005
         while True:
             st = p.mon.execute("query-migrate")
             status = st.get("status")
+            progress.update_from_migrate(st)
             if status == "completed":
                 return
             if status in ("failed", "cancelled"):
@@ -183,8 +186,8 @@ class SaveSlots:
         node = self.node
         with node.lock:
             o = self._obj(dom)
-        with node.job(o, "save"):
-            self._save_to(o, os.path.abspath(path), dxml, flags)
+        with node.job(o, "save"), publish_job(node, o, JobProgress("save")) as progress:
+            self._save_to(o, os.path.abspath(path), dxml, flags, progress)
         dom.id = -1
 
     def domain_managed_save(self, dom: DomainHandle, flags: int) -> None:
@@ -196,8 +199,9 @@ class SaveSlots:
                 raise not_running(D)
             if not o.persistent:
                 raise invalid(Q, "cannot do managed save for transient domain")
-        with node.job(o, "managed save"):
-            self._save_to(o, node.layout.managed_save_path(o.name), None, flags)
+        with node.job(o, "managed save"), \
+                publish_job(node, o, JobProgress("managed save")) as progress:
+            self._save_to(o, node.layout.managed_save_path(o.name), None, flags, progress)
             o.has_managed_save = True
         dom.id = -1
 
@@ -227,7 +231,9 @@ class SaveSlots:
         elif flags & DomainSaveRestoreFlags.PAUSED:
             was_running = False
         os.lseek(fd, offset, os.SEEK_SET)
-        self._start(o, 0, restored=True, incoming_fd=fd, was_running=was_running, base=d)
+        progress = JobProgress("restore", stream_fd=fd, stream_start=offset)
+        with publish_job(self.node, o, progress):
+            self._start(o, 0, restored=True, incoming_fd=fd, was_running=was_running, base=d)
 
     def domain_restore(self, path: str, dxml: str | None, flags: int) -> None:
         check_flags(flags, _SAVE_FLAGS, "qemuDomainRestoreFlags", Q)
