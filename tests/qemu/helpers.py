@@ -14,6 +14,7 @@ __all__ = [
     "config_on_disk",
     "console_text",
     "error_of",
+    "expect_errors",
     "firmware_xml",
     "guest_xml",
     "kill_pids",
@@ -155,6 +156,13 @@ def error_of(fn: Callable[..., Any], *args: Any) -> tuple[int, int, str]:
     except pyvirt.libvirtError as e:
         return (e.code, e.domain, str(e))
     raise AssertionError(f"{fn} did not fail")
+
+
+def expect_errors(*cases: tuple[Callable[..., Any], tuple[Any, ...], tuple[int, int, str]]
+                  ) -> None:
+    """Each (fn, args, (code, domain, message)): fn(*args) fails with exactly that."""
+    for fn, args, want in cases:
+        assert error_of(fn, *args) == want, (fn, args)
 
 
 def config_on_disk(root: Path, name: str) -> str:

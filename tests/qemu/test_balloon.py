@@ -12,7 +12,7 @@ import pytest
 from pyvirt._twins.qmp import classify
 from pyvirt.constants import DomainEventID, ErrorDomain, ErrorNumber
 
-from .helpers import config_on_disk, error_of, sized_xml, wait_for
+from .helpers import config_on_disk, expect_errors, sized_xml, wait_for
 
 pytestmark = pytest.mark.qemu
 
@@ -22,15 +22,14 @@ Q, D = ErrorDomain.QEMU, ErrorDomain.DOMAIN
 
 def test_set_memory_config_of_an_inactive_domain(conn: Any, root: Path) -> None:
     dom = conn.define_domain(sized_xml("m1"))
-    assert error_of(dom.set_memory, 65536, LIVE) == (
-        ErrorNumber.OPERATION_INVALID, D, ("Requested operation is not valid: domain is not "
-        "running"))
-    assert error_of(dom.set_memory, 265536, 0) == (
-        ErrorNumber.INVALID_ARG, Q, ("invalid argument: cannot set memory higher than max "
-        "memory"))
-    assert error_of(dom.set_memory, 65536, 64) == (
-        ErrorNumber.INVALID_ARG, Q, ("unsupported flags (0x40) in function "
-        "qemuDomainSetMemoryFlags"))
+    expect_errors(
+        (dom.set_memory, (65536, LIVE), (ErrorNumber.OPERATION_INVALID, D,
+         "Requested operation is not valid: domain is not running")),
+        (dom.set_memory, (265536, 0), (ErrorNumber.INVALID_ARG, Q,
+         "invalid argument: cannot set memory higher than max memory")),
+        (dom.set_memory, (65536, 64), (ErrorNumber.INVALID_ARG, Q,
+         "unsupported flags (0x40) in function qemuDomainSetMemoryFlags")),
+    )
     dom.set_memory(65536, 0)                      # current = config on an inactive domain
     assert list(dom.info())[1:3] == [131072, 65536]
     assert "<currentMemory unit='KiB'>65536</currentMemory>" in config_on_disk(root, "m1")
@@ -51,15 +50,14 @@ def test_set_memory_live_through_the_balloon(conn: Any, root: Path, event_loop: 
     # and the live currentMemory says what the guest has (as libvirt's does)
     assert json.loads(dom.qemu_monitor_command(mon, 0))["return"]["actual"] == 128 << 20
     assert list(dom.info())[1:3] == [131072, 131072]
-    assert error_of(dom.set_max_memory, 262144) == (
-        ErrorNumber.OPERATION_INVALID, Q, ("Requested operation is not valid: cannot resize "
-        "the maximum memory on an active domain"))
-    assert error_of(dom.set_memory, 262144, LIVE | MAXIMUM) == (
-        ErrorNumber.OPERATION_INVALID, Q, ("Requested operation is not valid: cannot resize "
-        "the maximum memory on an active domain"))
-    assert error_of(dom.set_memory, 999999, LIVE) == (
-        ErrorNumber.INVALID_ARG, Q, ("invalid argument: cannot set memory higher than max "
-        "memory"))
+    expect_errors(
+        (dom.set_max_memory, (262144,), (ErrorNumber.OPERATION_INVALID, Q,
+         "Requested operation is not valid: cannot resize the maximum memory on an active domain")),
+        (dom.set_memory, (262144, LIVE | MAXIMUM), (ErrorNumber.OPERATION_INVALID, Q,
+         "Requested operation is not valid: cannot resize the maximum memory on an active domain")),
+        (dom.set_memory, (999999, LIVE), (ErrorNumber.INVALID_ARG, Q,
+         "invalid argument: cannot set memory higher than max memory")),
+    )
     dom.set_memory(65536, LIVE)       # accepted: QEMU's balloon now aims at 64 MiB
     dom.set_memory(70000, LIVE | CONFIG)
     assert "<currentMemory unit='KiB'>70000</currentMemory>" in config_on_disk(root, "m2")
@@ -88,12 +86,13 @@ def test_set_memory_live_through_the_balloon(conn: Any, root: Path, event_loop: 
 
 def test_set_memory_without_a_balloon_and_on_transients(conn: Any) -> None:
     dom = conn.create_domain(sized_xml("m3", balloon=False), 0)
-    assert error_of(dom.set_memory, 65536, LIVE) == (
-        ErrorNumber.OPERATION_INVALID, Q, ("Requested operation is not valid: Unable to change "
-        "memory of active domain without the balloon device and guest OS balloon driver"))
-    assert error_of(dom.set_memory, 65536, CONFIG) == (
-        ErrorNumber.OPERATION_INVALID, D, ("Requested operation is not valid: transient "
-        "domains do not have any persistent config"))
+    expect_errors(
+        (dom.set_memory, (65536, LIVE), (ErrorNumber.OPERATION_INVALID, Q,
+         "Requested operation is not valid: Unable to change memory of active domain without "
+         "the balloon device and guest OS balloon driver")),
+        (dom.set_memory, (65536, CONFIG), (ErrorNumber.OPERATION_INVALID, D,
+         "Requested operation is not valid: transient domains do not have any persistent config")),
+    )
     dom.destroy()
 
 

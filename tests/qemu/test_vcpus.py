@@ -12,7 +12,15 @@ import pytest
 from pyvirt.constants import ErrorNumber
 from pyvirt.testing import GuestImage
 
-from .helpers import config_on_disk, error_of, guest_xml, sized_xml, wait_for, wait_ready
+from .helpers import (
+    config_on_disk,
+    error_of,
+    expect_errors,
+    guest_xml,
+    sized_xml,
+    wait_for,
+    wait_ready,
+)
 from .test_balloon import CONFIG, GUEST, LIVE, MAXIMUM, D, Q
 
 pytestmark = pytest.mark.qemu
@@ -26,21 +34,19 @@ def _counts(dom: Any) -> list[int]:
 
 def test_set_vcpus_config(conn: Any, root: Path) -> None:
     dom = conn.define_domain(sized_xml("v1"))
-    assert error_of(dom.vcpus) == (
-        ErrorNumber.OPERATION_INVALID, Q, ("Requested operation is not valid: cannot retrieve "
-        "vcpu information for inactive domain"))
-    assert error_of(dom.set_vcpus, 2, LIVE) == (
-        ErrorNumber.OPERATION_INVALID, D, ("Requested operation is not valid: domain is not "
-        "running"))
-    assert error_of(dom.set_vcpus, 2, GUEST) == (
-        ErrorNumber.OPERATION_INVALID, Q, ("Requested operation is not valid: domain is not "
-        "running"))
-    assert error_of(dom.set_vcpus, 2, 64) == (
-        ErrorNumber.INVALID_ARG, Q, ("unsupported flags (0x40) in function "
-        "qemuDomainSetVcpusFlags"))
-    assert error_of(dom.set_vcpus, 4, CONFIG) == (
-        ErrorNumber.INVALID_ARG, Q, ("invalid argument: requested vcpus is greater than max "
-        "allowable vcpus for the persistent domain: 4 > 3"))
+    expect_errors(
+        (dom.vcpus, (), (ErrorNumber.OPERATION_INVALID, Q,
+         "Requested operation is not valid: cannot retrieve vcpu information for inactive domain")),
+        (dom.set_vcpus, (2, LIVE), (ErrorNumber.OPERATION_INVALID, D,
+         "Requested operation is not valid: domain is not running")),
+        (dom.set_vcpus, (2, GUEST), (ErrorNumber.OPERATION_INVALID, Q,
+         "Requested operation is not valid: domain is not running")),
+        (dom.set_vcpus, (2, 64), (ErrorNumber.INVALID_ARG, Q,
+         "unsupported flags (0x40) in function qemuDomainSetVcpusFlags")),
+        (dom.set_vcpus, (4, CONFIG), (ErrorNumber.INVALID_ARG, Q,
+         "invalid argument: requested vcpus is greater than max allowable vcpus for the "
+         "persistent domain: 4 > 3")),
+    )
     dom.set_vcpus(4, CONFIG | MAXIMUM)
     dom.set_vcpus(2, CONFIG)
     assert (dom.vcpus_flags(CONFIG), dom.vcpus_flags(CONFIG | MAXIMUM)) == (2, 4)
@@ -55,15 +61,15 @@ def test_vcpu_hotplug_on_a_running_domain(conn: Any, root: Path) -> None:
     dom.create()
     assert _counts(dom) == [1, 1, 1, 3, 3]
     assert [v.number for v in dom.vcpus()] == [0]
-    assert error_of(dom.set_vcpus, 4, CONFIG | MAXIMUM | LIVE) == (
-        ErrorNumber.OPERATION_UNSUPPORTED, Q, ("Operation not supported: maximum vcpu count of "
-        "a live domain can't be modified"))
-    assert error_of(dom.set_vcpus, 5, LIVE) == (
-        ErrorNumber.INVALID_ARG, Q, ("invalid argument: requested vcpus is greater than max "
-        "allowable vcpus for the live domain: 5 > 3"))
-    assert error_of(dom.set_vcpus, 2, LIVE | GUEST) == (
-        ErrorNumber.ARGUMENT_UNSUPPORTED, Q, ("argument unsupported: QEMU guest agent is not "
-        "configured"))
+    expect_errors(
+        (dom.set_vcpus, (4, CONFIG | MAXIMUM | LIVE), (ErrorNumber.OPERATION_UNSUPPORTED, Q,
+         "Operation not supported: maximum vcpu count of a live domain can't be modified")),
+        (dom.set_vcpus, (5, LIVE), (ErrorNumber.INVALID_ARG, Q,
+         "invalid argument: requested vcpus is greater than max allowable vcpus for the live "
+         "domain: 5 > 3")),
+        (dom.set_vcpus, (2, LIVE | GUEST), (ErrorNumber.ARGUMENT_UNSUPPORTED, Q,
+         "argument unsupported: QEMU guest agent is not configured")),
+    )
     dom.set_vcpus(4, CONFIG | MAXIMUM)            # next boot's maximum, while it runs
     dom.set_vcpus(2)                              # virDomainSetVcpus: live, hotplug
     assert _counts(dom) == [2, 2, 1, 3, 4]
@@ -93,12 +99,13 @@ def test_vcpu_hotplug_on_a_running_domain(conn: Any, root: Path) -> None:
 
 def test_boot_vcpus_cannot_be_unplugged(conn: Any) -> None:
     dom = conn.create_domain(sized_xml("v3", vcpus="<vcpu current='2'>3</vcpu>"), 0)
-    assert error_of(dom.set_vcpus, 1, LIVE) == (
-        ErrorNumber.CONFIG_UNSUPPORTED, Q, ("unsupported configuration: failed to find "
-        "appropriate hotpluggable vcpus to reach the desired target vcpu count"))
-    assert error_of(dom.set_vcpus, 1, CONFIG) == (
-        ErrorNumber.OPERATION_INVALID, D, ("Requested operation is not valid: transient "
-        "domains do not have any persistent config"))
+    expect_errors(
+        (dom.set_vcpus, (1, LIVE), (ErrorNumber.CONFIG_UNSUPPORTED, Q,
+         "unsupported configuration: failed to find appropriate hotpluggable vcpus to reach "
+         "the desired target vcpu count")),
+        (dom.set_vcpus, (1, CONFIG), (ErrorNumber.OPERATION_INVALID, D,
+         "Requested operation is not valid: transient domains do not have any persistent config")),
+    )
     assert [v.number for v in dom.vcpus()] == [0, 1]
     dom.destroy()
 
