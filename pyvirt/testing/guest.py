@@ -11,8 +11,8 @@ What gets built (nothing is installed on the host; everything lands in the cache
   (see _kernel.py) so QEMU boots it through the PVH entry: faster under TCG, and it
   fits a 64 MiB guest, which the bzImage's decompressor does not;
 - an initramfs (cpio newc, gzip) holding busybox from busybox-static, its applet
-  symlinks, the kernel modules `button` and `evdev` (+ their dependencies) and a few
-  scripts. busybox init runs /etc/rc.sysinit (mounts, insmod, acpid), then a counter
+  symlinks, the kernel modules `button`, `evdev`, `virtio_pci` and `virtio_balloon`
+  (+ their dependencies) and a few scripts. busybox init runs /etc/rc.sysinit (mounts, insmod, acpid), then a counter
   and a login shell on the serial console.
 
 What the guest prints on its console (ttyS0, `console=ttyS0`):
@@ -91,7 +91,9 @@ DEFAULT_CMDLINE = (
 
 KERNEL_META_PACKAGE = "linux-image-cloud-amd64"
 BUSYBOX_PACKAGE = "busybox-static"
-GUEST_MODULES = ("button", "evdev")
+# button + evdev: the ACPI power button; virtio_pci + virtio_balloon: a balloon the guest
+# really inflates (virDomainSetMemory's live path; idle without a <memballoon> device)
+GUEST_MODULES = ("button", "evdev", "virtio_pci", "virtio_balloon")
 ARCH = "amd64"
 _PVH_MIN_MEMORY_MIB = 64
 _BZIMAGE_MIN_MEMORY_MIB = 128

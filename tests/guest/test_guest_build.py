@@ -166,6 +166,7 @@ def test_initramfs_contents(guest_image: GuestImage) -> None:
         capture_output=True, text=True).stdout.split()
     for path in ("init", "bin/busybox", "bin/sh", "sbin/acpid", "etc/inittab",
                  "etc/acpi/PWRF/00000080", "lib/modules/button.ko", "lib/modules/evdev.ko",
+                 "lib/modules/virtio_pci.ko", "lib/modules/virtio_balloon.ko",
                  "bin/pyvirt-counter"):
         assert path in listing, path
 

@@ -1,6 +1,7 @@
 """Memory sizing on real QEMU: setMemory (the balloon), setMaxMemory, BALLOON_CHANGE.
 Error codes and messages are those a private libvirt 9.0 libvirtd gave for the same
-calls (firmware-only guests, probed by hand)."""
+calls (firmware-only guests, probed by hand; tests/interop/test_qemu_sizing.py compares
+them automatically); the real test guest's virtio_balloon driver does the live part."""
 from __future__ import annotations
 
 import json
@@ -11,13 +12,15 @@ import pytest
 
 from pyvirt._twins.qmp import classify
 from pyvirt.constants import DomainEventID, ErrorDomain, ErrorNumber
+from pyvirt.testing import GuestImage
 
-from .helpers import config_on_disk, expect_errors, sized_xml, wait_for
+from .helpers import config_on_disk, expect_errors, guest_xml, sized_xml, wait_for, wait_ready
 
 pytestmark = pytest.mark.qemu
 
 LIVE, CONFIG, MAXIMUM, GUEST = 1, 2, 4, 8
 Q, D = ErrorDomain.QEMU, ErrorDomain.DOMAIN
+MIB = 1 << 20
 
 
 def test_set_memory_config_of_an_inactive_domain(conn: Any, root: Path) -> None:
@@ -96,3 +99,32 @@ def test_set_memory_without_a_balloon_and_on_transients(conn: Any) -> None:
     dom.destroy()
 
 
+
+
+@pytest.mark.slow
+def test_linux_guest_balloon(conn: Any, guest: GuestImage, root: Path,
+                             event_loop: None) -> None:
+    """The real test guest loads virtio_balloon: it gives memory back when asked (at start
+    for its currentMemory, then through setMemory) and QEMU's BALLOON_CHANGE events move
+    the live currentMemory, info() and libvirt's BALLOON_CHANGE event with it."""
+    seen: list[int] = []
+    conn.domain_event_register_any(None, DomainEventID.BALLOON_CHANGE,
+                                   lambda c, d, actual, opaque: seen.append(actual))
+    log = root / "b1.console"
+    xml = guest_xml("b1", guest, log).replace("<memballoon model='none'/>",
+                                              "<memballoon model='virtio'/>")
+    xml = xml.replace("<vcpu>", "<currentMemory unit='MiB'>112</currentMemory><vcpu>")
+    dom = conn.define_domain(xml)
+    dom.create()
+    wait_ready(log)
+    wait_for(lambda: dom.info().memory == 112 * 1024, 30, "the guest to reach 112 MiB")
+    dom.set_memory(80 * 1024)                         # virDomainSetMemory: live
+    wait_for(lambda: dom.info().memory == 80 * 1024, 30, "the guest to give back 32 MiB")
+    assert "<currentMemory unit='KiB'>81920</currentMemory>" in dom.xml_desc(0)
+    wait_for(lambda: seen and seen[-1] == 80 * 1024, 10, "the BALLOON_CHANGE event")
+    actual = json.loads(dom.qemu_monitor_command('{"execute":"query-balloon"}', 0))
+    assert actual["return"]["actual"] == 80 * MIB
+    dom.set_memory(128 * 1024, LIVE)
+    wait_for(lambda: dom.info().memory == 128 * 1024, 30, "the guest to take it back")
+    assert "<currentMemory unit='KiB'>114688</currentMemory>" in config_on_disk(root, "b1")
+    dom.destroy()
