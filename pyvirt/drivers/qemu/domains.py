@@ -49,20 +49,25 @@ def _uuid_str(raw: bytes) -> str:
     return str(_uuid.UUID(bytes=bytes(raw)))
 
 
-def cpu_time_ns(pid: int) -> int:
-    """utime + stime of the whole QEMU process, in ns (libvirt reads the same from
-    /proc or the cpuacct cgroup)."""
+def proc_stat(pid: int, tid: int = 0) -> tuple[int, int]:
+    """(utime + stime in ns, host CPU it last ran on) of a process, or of one of its
+    threads (libvirt's virProcessGetStatInfo reads the same /proc fields)."""
+    path = f"/proc/{pid}/task/{tid}/stat" if tid else f"/proc/{pid}/stat"
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
+        with open(path, "rb") as f:
             data = f.read()
     except OSError:
-        return 0
-    rest = data[data.rfind(b")") + 2:].split()
+        return 0, 0
+    rest = data[data.rfind(b")") + 2:].split()     # fields from the 3rd (state) on
     try:
-        ticks = int(rest[11]) + int(rest[12])
+        return (int(rest[11]) + int(rest[12])) * (1_000_000_000 // _CLK_TCK), int(rest[36])
     except (IndexError, ValueError):
-        return 0
-    return ticks * (1_000_000_000 // _CLK_TCK)
+        return 0, 0
+
+
+def cpu_time_ns(pid: int) -> int:
+    """CPU time of the whole QEMU process, in ns."""
+    return proc_stat(pid)[0]
 
 
 class DomainSlots(DomainListSlots):

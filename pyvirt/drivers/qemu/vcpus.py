@@ -22,6 +22,7 @@ from ...xml.domain_model import DomainDef
 from ..domobj import DomainObj
 from ..handles import DomainHandle
 from ..util import check_flags, not_running
+from .domains import proc_stat
 from .lifecycle import monitor_error
 from .node import Proc, QemuNode
 from .qmp import QMPError
@@ -31,7 +32,6 @@ __all__ = ["VcpuSlots"]
 Q = ErrorDomain.QEMU
 _SET_FLAGS = DomainVcpuFlags.LIVE | DomainVcpuFlags.CONFIG | DomainVcpuFlags.MAXIMUM | \
     DomainVcpuFlags.GUEST | DomainVcpuFlags.HOTPLUGGABLE
-_CLK_TCK = os.sysconf("SC_CLK_TCK")
 _PLUGGED_BY_US = "/machine/peripheral/"     # qom-path of a CPU added with device_add
 UNPLUG_WAIT = 5.0       # s: libvirt's QEMU_UNPLUG_TIMEOUT for the guest's acknowledgement
 
@@ -48,20 +48,6 @@ def cpu_slots(p: Proc) -> list[dict[str, Any]]:
     except QMPError as exc:
         raise monitor_error(exc, "query-hotpluggable-cpus") from None
     return sorted(slots, key=_slot_key)
-
-
-def _thread_stat(pid: int, tid: int) -> tuple[int, int]:
-    """(CPU time in ns, host CPU last run on) of one thread (virProcessGetStatInfo)."""
-    try:
-        with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return 0, 0
-    rest = data[data.rfind(b")") + 2:].split()
-    try:
-        return (int(rest[11]) + int(rest[12])) * (1_000_000_000 // _CLK_TCK), int(rest[36])
-    except (IndexError, ValueError):
-        return 0, 0
 
 
 def _set_current(d: DomainDef, n: int) -> None:
@@ -199,7 +185,7 @@ class VcpuSlots:
         for c in sorted(cpus, key=lambda c: int(c.get("cpu-index", 0))):
             tid = int(c.get("thread-id", 0))
             if tid and tid != p.pid:
-                cpu_time, host_cpu = _thread_stat(p.pid, tid)
+                cpu_time, host_cpu = proc_stat(p.pid, tid)
                 try:
                     allowed = os.sched_getaffinity(tid)
                 except OSError:
