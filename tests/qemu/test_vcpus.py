@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+import pyvirt
 from pyvirt.constants import ErrorNumber
 from pyvirt.testing import GuestImage
 
@@ -127,3 +128,22 @@ def test_linux_guest_takes_and_gives_back_a_vcpu(conn: Any, guest: GuestImage,
     assert [v.number for v in dom.vcpus()] == [0]
     assert _counts(dom) == [1, 1, 1, 2, 2]
     dom.destroy()
+
+
+def test_live_vcpus_survive_a_new_owner(root: Path, qemu_bin: str) -> None:
+    """The live vCPU count is in the status file: a new owner of the root reattaches with
+    it (and QEMU's own answer agrees)."""
+    uri = f"qemu:///embed?root={root}"
+    with pyvirt.connect(uri) as c:
+        dom = c.define_domain(sized_xml("v5"))
+        dom.create()
+        dom.set_vcpus(2, LIVE)
+    with pyvirt.connect(uri) as c:
+        dom = c.lookup_domain_by_name("v5")
+        try:
+            assert _counts(dom) == [2, 2, 1, 3, 3]
+            assert [v.number for v in dom.vcpus()] == [0, 1]
+            dom.set_vcpus(3, LIVE)                    # slot 2 is the next free one
+            assert dom.info().nr_virt_cpu == 3
+        finally:
+            dom.destroy()
