@@ -15,6 +15,7 @@ __all__ = [
     "console_text",
     "error_of",
     "expect_errors",
+    "fill_ram",
     "firmware_xml",
     "guest_xml",
     "kill_pids",
@@ -167,3 +168,13 @@ def expect_errors(*cases: tuple[Callable[..., Any], tuple[Any, ...], tuple[int, 
 
 def config_on_disk(root: Path, name: str) -> str:
     return (root / "etc" / "qemu" / f"{name}.xml").read_text()
+
+
+def fill_ram(ram_path: str, mib: int) -> None:
+    """Random bytes over the guest's RAM above 16 MiB (SeaBIOS, idle, lives below),
+    a 4 MiB random block repeated: QEMU compares nothing but zero pages."""
+    block = os.urandom(4 << 20)
+    with open(ram_path, "r+b") as f:
+        f.seek(16 << 20)
+        for _ in range((mib - 16) // 4):
+            f.write(block)

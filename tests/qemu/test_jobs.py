@@ -21,23 +21,13 @@ import pyvirt
 from pyvirt.cli.main import main as pyvirsh
 from pyvirt.constants import DomainJobType, ErrorDomain, ErrorNumber
 
-from .helpers import error_of, firmware_xml
+from .helpers import error_of, fill_ram, firmware_xml
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 
 MIB = 1 << 20
 GUEST_MIB = 768
 BIG_MIB = 1536
-
-
-def fill_ram(ram_path: str, mib: int) -> None:
-    """Random bytes over the guest's RAM above 16 MiB (SeaBIOS, idle, lives below),
-    a 4 MiB random block repeated: QEMU compares nothing but zero pages."""
-    block = os.urandom(4 * MIB)
-    with open(ram_path, "r+b") as f:
-        f.seek(16 * MIB)
-        for _ in range((mib - 16) // 4):
-            f.write(block)
 
 
 def _ram_path(conn: Any, dom: Any) -> str:
