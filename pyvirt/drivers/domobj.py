@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 
 from ..constants import ConnectListAllDomainsFlags as LF
 from ..constants import DomainState, ErrorDomain, ErrorNumber
-from ..errors import error
+from ..errors import error, lookup
 from .handles import DomainRef
 from .util import check_flags, invalid
 
@@ -81,6 +81,16 @@ class DomainObj:
             raise invalid(ErrorDomain.DOMAIN,
                           "transient domains do not have any persistent config")
         return (self.def_ if live else None), (self.persistent_def() if config else None)
+
+    def affected_def(self, flags: int) -> tuple[Any, bool]:
+        """(definition, whether it is the live one) for calls that read or change just
+        one (libvirt's virDomainObjGetOneDefState): LIVE and CONFIG together refused."""
+        if flags & 1 and flags & 2:     # VIR_EXCLUSIVE_FLAGS_RET: the bare sentence
+            raise lookup(ErrorNumber.INVALID_ARG)(
+                "Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are mutually "
+                "exclusive", code=ErrorNumber.INVALID_ARG, domain=ErrorDomain.DOMAIN)
+        live, pers = self.affected_defs(flags)
+        return (live, True) if live is not None else (pers, False)
 
 
 class DomainObjList:

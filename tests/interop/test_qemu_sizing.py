@@ -1,5 +1,5 @@
 """Differential: the same sizing calls (setMemory, setMaxMemory, setVcpus, getVcpus,
-getVcpusFlags, rename, getJobInfo) on pyvirt's embedded QEMU driver and on a real
+getVcpusFlags with every flag combination's errors, rename, getJobInfo) on pyvirt's embedded QEMU driver and on a real
 libvirtd's QEMU driver, with firmware-only TCG guests; results and errors (code, origin,
 message) must agree."""
 from __future__ import annotations
@@ -32,6 +32,7 @@ INACTIVE = [
     ("setVcpusFlags", "set_vcpus", (1, 6)), ("vcpusFlags", "vcpus_flags", (2,)),
     ("vcpusFlags", "vcpus_flags", (6,)), ("setVcpusFlags", "set_vcpus", (3, 6)),
     ("vcpusFlags", "vcpus_flags", (6,)), ("vcpusFlags", "vcpus_flags", (0,)),
+    *[("vcpusFlags", "vcpus_flags", (f,)) for f in (1, 3, 8, 9, 10, 12, 16)],
     ("rename", "rename", ("d1", 0)), ("rename", "rename", ("d2", 1)),
     ("rename", "rename", ("other", 0)), ("rename", "rename", ("a/b", 0)),
     ("rename", "rename", ("d2", 0)), ("name", "name", ()),
@@ -52,6 +53,7 @@ ACTIVE = [
 TRANSIENT = [
     ("setMemoryFlags", "set_memory", (65536, 1)), ("setMemoryFlags", "set_memory", (65536, 2)),
     ("rename", "rename", ("t2", 0)), ("setVcpusFlags", "set_vcpus", (1, 2)),
+    *[("vcpusFlags", "vcpus_flags", (f,)) for f in (0, 1, 2, 3, 6, 8, 10, 12, 16)],
     ("vcpus", "vcpus", ()),
 ]
 

@@ -305,13 +305,19 @@ class DomainSlots(DomainListSlots):
             return int(o.def_.vcpu or 1)
 
     def domain_get_vcpus_flags(self, dom: DomainHandle, flags: int) -> int:
-        check_flags(flags, 0x1F, "qemuDomainGetVcpusFlags", Q)
+        """qemuDomainGetVcpusFlags: one definition (virDomainObjGetOneDef); GUEST asks
+        the guest agent, which pyvirt does not drive."""
+        check_flags(flags, DomainVcpuFlags.LIVE | DomainVcpuFlags.CONFIG |
+                    DomainVcpuFlags.MAXIMUM | DomainVcpuFlags.GUEST,
+                    "qemuDomainGetVcpusFlags", Q)
         with self.node.lock:
-            o = self._obj(dom)
-            d = o.persistent_def() if flags & DomainVcpuFlags.CONFIG or not o.active \
-                else o.def_
-            if flags & DomainVcpuFlags.LIVE and not o.active:
-                raise not_running(D)
+            d, live = self._obj(dom).affected_def(flags)
+            if flags & DomainVcpuFlags.GUEST:
+                if not live:
+                    raise error(ErrorNumber.INVALID_ARG, Q, "vCPU count provided by the "
+                                "guest agent can only be requested for live domains")
+                raise error(ErrorNumber.ARGUMENT_UNSUPPORTED, Q,
+                            "QEMU guest agent is not configured")
             if flags & DomainVcpuFlags.MAXIMUM:
                 return int(d.vcpu or 1)
             return int(d.vcpu_current or d.vcpu or 1)

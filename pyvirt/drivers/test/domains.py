@@ -18,7 +18,7 @@ from ...constants import DomainEventUndefinedDetailType as Undefined
 from ...constants import (DomainMemoryModFlags, DomainPausedReason, DomainRunningReason,
                           DomainShutoffReason, DomainState, DomainUndefineFlagsValues,
                           DomainVcpuFlags, DomainXMLFlags, ErrorDomain, ErrorNumber, VcpuState)
-from ...errors import error, libvirtError, lookup
+from ...errors import error, libvirtError
 from ...types import DomainInfo, DomainStateReason, SecurityLabel, VcpuInfo
 from ...xml.domain_format import format_domain
 from ...xml.domain_normalize import load_domain
@@ -384,29 +384,11 @@ class DomainSlots(DomainListSlots):
         return bytes((start + i) & 0xFF for i in range(size))
 
     # -- tuning -------------------------------------------------------------------------
-    def _one_def(self, o: DomainObj, flags: int) -> tuple[Any, bool]:
-        """The definition flags select (libvirt: virDomainObjGetOneDefState)."""
-        live = bool(flags & DomainMemoryModFlags.LIVE)
-        config = bool(flags & DomainMemoryModFlags.CONFIG)
-        if live and config:   # VIR_EXCLUSIVE_FLAGS_RET: the bare sentence, no prefix
-            raise lookup(ErrorNumber.INVALID_ARG)(
-                "Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are mutually "
-                "exclusive", code=ErrorNumber.INVALID_ARG, domain=D)
-        if not live and not config:
-            live = o.active
-        if live:
-            if not o.active:
-                raise not_running(D)
-            return o.def_, True
-        if not o.persistent:
-            raise invalid(D, "transient domains do not have any persistent config")
-        return o.persistent_def(), False
-
     def domain_set_memory(self, dom: DomainHandle, memory: int, flags: int) -> None:
         check_flags(flags, _MEM_FLAGS, "testDomainSetMemoryFlags", T)
         with self.node.lock:
             o = self._obj(dom)
-            d, live = self._one_def(o, flags)
+            d, live = o.affected_def(flags)
             o.changed()
             if flags & DomainMemoryModFlags.MAXIMUM:
                 if live:
@@ -426,7 +408,7 @@ class DomainSlots(DomainListSlots):
         check_flags(flags, _VCPU_FLAGS, "testDomainSetVcpusFlags", T)
         with self.node.lock:
             o = self._obj(dom)
-            d, live = self._one_def(o, flags & 3)
+            d, live = o.affected_def(flags & 3)
             o.changed()
             if nvcpus > MAX_VCPUS:
                 raise error(ErrorNumber.INVALID_ARG, T,
@@ -449,7 +431,7 @@ class DomainSlots(DomainListSlots):
         check_flags(flags, _VCPU_FLAGS, "testDomainGetVcpusFlags", T)
         with self.node.lock:
             o = self._obj(dom)
-            d, _ = self._one_def(o, flags & 3)
+            d, _ = o.affected_def(flags & 3)
             if flags & DomainVcpuFlags.MAXIMUM:
                 return int(d.vcpu)
             return int(d.vcpu_current or d.vcpu)
