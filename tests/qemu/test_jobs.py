@@ -157,3 +157,17 @@ def test_pyvirsh_save_verbose_shows_progress(root: Path, qemu_bin: str) -> None:
             d = c.lookup_domain_by_name("j3")
             if d.is_active():
                 d.destroy()
+
+
+def test_job_info_of_managed_save_and_its_restore(conn: Any) -> None:
+    dom = conn.define_domain(firmware_xml("j4", vtype="qemu", memory_mib=GUEST_MIB,
+                                          shared=True))
+    dom.create()
+    fill_ram(_ram_path(conn, dom), GUEST_MIB)
+    saving = _sample_while(lambda: dom.managed_save(0), dom.job_info)
+    assert _moving(saving), f"no progress seen during the managed save: {saving}"
+    assert dom.has_managed_save_image(0)
+    starting = _sample_while(lambda: dom.create(), dom.job_info)   # from the image
+    assert _moving(starting), f"no progress seen while starting from it: {starting}"
+    assert not dom.has_managed_save_image(0)
+    dom.destroy()
