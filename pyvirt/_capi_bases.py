@@ -232,3 +232,9 @@ def virEventUpdateTimeout(timer: int, timeout: int) -> None:
 
 def virEventRemoveTimeout(timer: int) -> int:
     return _call(lambda: _loop().remove_timeout(timer), -1)
+
+
+from ._capi_stream import *  # noqa: E402,F401,F403  (the stream calls)
+from ._capi_stream import __all__ as _stream_all  # noqa: E402
+
+__all__ += _stream_all

@@ -8,16 +8,18 @@ from typing import TYPE_CHECKING, Any, Callable
 from . import errors as _errors
 from .constants import ConnectFlags
 from .errors import libvirtError
+from ._lv_stream import virStreamBase
 
 if TYPE_CHECKING:
     from ._api import Connection, Domain, Network, StoragePool, StorageVol
-    from .libvirt import virConnect, virDomain, virNetwork, virStoragePool, virStorageVol
+    from .libvirt import (virConnect, virDomain, virNetwork, virStoragePool, virStorageVol,
+                          virStream)
 
 __all__ = ["open", "openReadOnly", "openAuth", "getVersion", "registerErrorHandler",
            "virEventRegisterDefaultImpl", "virEventRunDefaultImpl",
            "virEventRegisterImpl", "virEventAddHandle", "virEventUpdateHandle",
            "virEventRemoveHandle", "virEventAddTimeout", "virEventUpdateTimeout",
-           "virEventRemoveTimeout"]
+           "virEventRemoveTimeout", "virStreamBase"]
 
 def _loop() -> "ModuleType":
     # imported on first use: the event loop pulls in the C core, which plain API use
@@ -32,9 +34,10 @@ API_LEVEL = 9000000
 _classes: dict[str, Any] = {}
 
 
-def _bind_lv(conn: type, dom: type, net: type, pool: type, vol: type) -> None:
+def _bind_lv(conn: type, dom: type, net: type, pool: type, vol: type,
+             stream: type) -> None:
     _classes.update(virConnect=conn, virDomain=dom, virNetwork=net, virStoragePool=pool,
-                    virStorageVol=vol)
+                    virStorageVol=vol, virStream=stream)
 
 
 # -- module functions ---------------------------------------------------------------------
@@ -149,6 +152,10 @@ class virConnectBase(_Wrapper):
     def close(self) -> int:
         return self._o.close()
 
+    def newStream(self, flags: int = 0) -> "virStream":
+        """virStreamNew: a stream for a call such as virDomain.openConsole."""
+        return _classes["virStream"](self, self._o.new_stream(flags))  # type: ignore[no-any-return]
+
     def getInfo(self) -> list[Any]:
         """[model, memory in MiB, cpus, mhz, nodes, sockets, cores, threads], as
         libvirt-python returns it (the C struct gives KiB)."""
@@ -217,6 +224,11 @@ class virDomainBase(_UUIDWrapper):
     __slots__ = ()
     _o: "Domain"
 
+    def openConsole(self, dev_name: str | None, stream: "virStream", flags: int = 0) -> int:
+        """virDomainOpenConsole: tie the console to the stream."""
+        self._o.open_console(dev_name, flags, stream=stream._o)
+        return 0
+
     def ID(self) -> int:
         return self._o.id
 
@@ -243,6 +255,16 @@ class virStorageVolBase(_HandleWrapper):
 
     def key(self) -> str:
         return self._o.key
+
+    def upload(self, stream: "virStream", offset: int, length: int, flags: int = 0) -> int:
+        """virStorageVolUpload: tie the stream to the volume's content, to be written."""
+        self._o.upload(offset, length, flags, stream=stream._o)
+        return 0
+
+    def download(self, stream: "virStream", offset: int, length: int, flags: int = 0) -> int:
+        """virStorageVolDownload: tie the stream to the volume's content, to be read."""
+        self._o.download(offset, length, flags, stream=stream._o)
+        return 0
 
 
 libvirtError = libvirtError

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from . import types as T
-from ._api import Connection, Domain, Network, StoragePool, StorageVol
+from ._api import Connection, Domain, Network, StoragePool, StorageVol, Stream
 from ._capi_bases import *  # noqa: F401,F403
 from ._capi_bases import _fail
 from .errors import libvirtError

@@ -12,7 +12,7 @@ from .constants import ConnectFlags, DomainEventID
 from .errors import libvirtError
 
 if TYPE_CHECKING:
-    from ._api import Connection, Domain, Network, StoragePool, StorageVol
+    from ._api import Connection, Domain, Network, StoragePool, StorageVol, Stream
     from .drivers.base import HypervisorDriver, NetworkDriver, StorageDriver
 
 __all__ = ["ConnectionBase", "connect"]
@@ -86,6 +86,17 @@ class ConnectionBase:
         for d in drivers.values():
             d.close()
         return 0
+
+    def new_stream(self, flags: int = 0) -> "Stream":
+        """A new, unattached stream (VIR_STREAM_NONBLOCK: recv/send never wait); a call
+        such as Domain.open_console ties it to a source.
+
+        C: virStreamNew. libvirt-python: virConnect.newStream.
+        """
+        from ._api import Stream
+        if self._hv is None:
+            raise self._invalid("virStreamNew")
+        return Stream(self, flags)   # type: ignore[arg-type]
 
     def __enter__(self) -> "Connection":
         return self  # type: ignore[return-value]

@@ -13,7 +13,8 @@ from .constants import *  # noqa: F401,F403  (libvirt's VIR_* names)
 from .errors import libvirtError  # noqa: F401
 from ._lv_bases import *  # noqa: F401,F403
 from ._lv_bases import (virConnectBase, virDomainBase, virNetworkBase,
-                        virStoragePoolBase, virStorageVolBase, _bind_lv)
+                        virStoragePoolBase, virStorageVolBase, virStreamBase,
+                        _bind_lv)
 
 
 class virConnect(virConnectBase):
@@ -586,4 +587,8 @@ class virStorageVol(virStorageVolBase):
         return virStoragePool(self._conn, self._o.pool())
 
 
-_bind_lv(virConnect, virDomain, virNetwork, virStoragePool, virStorageVol)
+class virStream(virStreamBase):
+    __slots__ = ()
+
+
+_bind_lv(virConnect, virDomain, virNetwork, virStoragePool, virStorageVol, virStream)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from ._handle import UUIDHandle
 
 if TYPE_CHECKING:
-    from ._api import Connection
+    from ._api import Connection, Stream
 
 __all__ = ["StoragePoolBase", "StorageVolBase"]
 
@@ -41,3 +41,32 @@ class StorageVolBase:
 
     def __repr__(self) -> str:
         return f"<StorageVol {self.pool_name}/{self.name} key={self.key!r}>"
+
+    def upload(self, offset: int = 0, length: int = 0, flags: int = 0,
+               stream: "Stream | None" = None) -> "Stream":
+        """Tie a stream (a new one when None) to the volume's content from offset, for
+        length bytes (0: to the end), to be written: send the data, then finish().
+
+        C: virStorageVolUpload. libvirt-python: virStorageVol.upload.
+        """
+        return self._transfer("virStorageVolUpload", "storage_vol_upload", offset, length,
+                              flags, stream)
+
+    def download(self, offset: int = 0, length: int = 0, flags: int = 0,
+                 stream: "Stream | None" = None) -> "Stream":
+        """Tie a stream (a new one when None) to the volume's content from offset, for
+        length bytes (0: to the end), to be read: recv until b"", then finish().
+
+        C: virStorageVolDownload. libvirt-python: virStorageVol.download.
+        """
+        return self._transfer("virStorageVolDownload", "storage_vol_download", offset,
+                              length, flags, stream)
+
+    def _transfer(self, func: str, slot: str, offset: int, length: int, flags: int,
+                  stream: "Stream | None") -> "Stream":
+        from ._entry import FROM_STORAGE
+        from .stream import tie, writer_driver
+        drv = writer_driver(self._conn, "_stor", func, FROM_STORAGE, {
+            "offset": (offset, 64), "length": (length, 64), "flags": (flags, 32)})
+        return tie(self._conn, stream, func, FROM_STORAGE, f"volume '{self.name}'",
+                   lambda: getattr(drv, slot)(self, offset, length, flags))

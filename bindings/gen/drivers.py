@@ -21,7 +21,7 @@ def _slot(slot: str, ms: list[Method]) -> list[str]:
     params = ["self"]
     if m.cls in HANDLE_ARG:
         params.append(f"{HANDLE_ARG[m.cls]}: {HANDLE_OF[m.cls]}")
-    params += [f"{a.name}: {slot_hint(a.type, False)}" for a in m.args]
+    params += [f"{a.name}: {slot_hint(a.type, False)}" for a in m.slot_params()]
     callers = ", ".join(c.name for mm in ms for c in mm.c) or m.primary_c
     return [f"    def {slot}({', '.join(params)}) -> {slot_hint(m.ret, True)}:",
             f'        """{m.doc} ({callers})"""',

@@ -73,7 +73,8 @@ def render() -> str:
            "from .errors import libvirtError  # noqa: F401",
            "from ._lv_bases import *  # noqa: F401,F403",
            "from ._lv_bases import (virConnectBase, virDomainBase, virNetworkBase,",
-           "                        virStoragePoolBase, virStorageVolBase, _bind_lv)", ""]
+           "                        virStoragePoolBase, virStorageVolBase, virStreamBase,",
+           "                        _bind_lv)", ""]
     for cls in CLASSES:
         lv = LV_CLASS[cls]
         out += ["", f"class {lv}({lv}Base):", "    __slots__ = ()", ""]
@@ -83,5 +84,5 @@ def render() -> str:
             for c in m.c:
                 if not c.lv_handwritten:
                     out += _lv_method(api, m, c)
-    out += ["", "_bind_lv(virConnect, virDomain, virNetwork, virStoragePool, virStorageVol)", ""]
+    out += ["", "_bind_lv(virConnect, virDomain, virNetwork, virStoragePool, virStorageVol, virStream)", ""]
     return "\n".join(out)

@@ -9,13 +9,14 @@ from typing import Any
 
 from .common import API_DIR, constants
 
-CLASSES = ("Connection", "Domain", "Network", "StoragePool", "StorageVol")
+CLASSES = ("Connection", "Domain", "Network", "StoragePool", "StorageVol", "Stream")
 HANDLE_CLASSES = ("Domain", "Network", "StoragePool", "StorageVol")
 TABLE_OF_CLASS = {"Domain": "hypervisor", "Network": "network", "StoragePool": "storage",
-                  "StorageVol": "storage", "Connection": "hypervisor"}
+                  "StorageVol": "storage", "Connection": "hypervisor", "Stream": "hypervisor"}
 # libvirt-python's class for each Pythonic class
 LV_CLASS = {"Connection": "virConnect", "Domain": "virDomain", "Network": "virNetwork",
-            "StoragePool": "virStoragePool", "StorageVol": "virStorageVol"}
+            "StoragePool": "virStoragePool", "StorageVol": "virStorageVol",
+            "Stream": "virStream"}
 SCALARS = {"int", "uint", "long", "ulong", "bool", "str", "bytes", "uuid", "uuidstr",
            "void", "callable", "any"}
 
@@ -70,6 +71,9 @@ class Method:
     # the C name errors cite when no `c` entry maps onto the method (its C and
     # libvirt-python forms have another shape, e.g. virDomainOpenConsole takes a stream)
     cname: str = ""
+    # the arguments the driver slot receives, when not all of them (a Stream argument is
+    # the public call's business: the slot returns the channel the stream is tied to)
+    slot_args: tuple[str, ...] | None = None
 
     @property
     def primary_c(self) -> str:
@@ -78,6 +82,12 @@ class Method:
     def free_args(self, c: CName) -> tuple[Arg, ...]:
         """The arguments the C/lv call still takes once its bound ones are fixed."""
         return tuple(a for a in self.args if a.name not in c.bind)
+
+    def slot_params(self) -> tuple[Arg, ...]:
+        """The arguments the driver slot receives."""
+        if self.slot_args is None:
+            return self.args
+        return tuple(a for a in self.args if a.name in self.slot_args)
 
 
 @dataclass(frozen=True)
@@ -156,7 +166,8 @@ def load() -> API:
             raise ValueError(f"unknown class {cls!r}")
         for py, m in methods.items():
             unknown = set(m) - {"args", "ret", "slot", "table", "write", "doc", "c", "handwritten",
-                                  "module", "rules", "ro_flags", "cname"}
+                                  "module", "rules", "ro_flags", "cname",
+                                  "slot_args"}
             if unknown:
                 raise ValueError(f"{cls}.{py}: unknown keys {sorted(unknown)}")
             args = tuple(parse_arg(a, names) for a in m["args"])
@@ -176,7 +187,8 @@ def load() -> API:
                 handwritten=bool(m.get("handwritten", False)), module=m.get("module", ""),
                 arg_rules={k: (v[0], v[1]) for k, v in m.get("rules", {}).items()},
                 ro_flags=tuple(m["ro_flags"]) if "ro_flags" in m else None,  # type: ignore[arg-type]
-                cname=m.get("cname", ""))
+                cname=m.get("cname", ""),
+                slot_args=tuple(m["slot_args"]) if "slot_args" in m else None)
             if not method.c and not method.handwritten and not method.cname:
                 raise ValueError(f"{cls}.{py}: no `c` entry: give `cname` for its errors")
             if not method.handwritten and not method.slot:

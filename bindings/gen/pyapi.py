@@ -90,7 +90,7 @@ def _entry(m: Method) -> list[str]:
 
 def render() -> str:
     api = load()
-    out = [HEADER, '"""pyvirt\'s object API: Connection, Domain, Network, StoragePool, StorageVol.',
+    out = [HEADER, '"""pyvirt\'s object API: Connection, Domain, Network, StoragePool, StorageVol, Stream.',
            "", "The entry points are generated from bindings/api/functions.toml; the",
            "hand-written parts (handles, events, context managers) live in the base",
            'classes each class extends."""', "from __future__ import annotations", "",
@@ -102,7 +102,8 @@ def render() -> str:
            "from .connection import ConnectionBase",
            "from .domain import DomainBase",
            "from .network import NetworkBase",
-           "from .storage import StoragePoolBase, StorageVolBase", "",
+           "from .storage import StoragePoolBase, StorageVolBase",
+           "from .stream import StreamBase", "",
            "__all__ = " + repr(list(CLASSES)), ""]
     for cls in CLASSES:
         out += ["", f"class {cls}({cls}Base):"]

@@ -36,6 +36,9 @@ HANDWRITTEN_SERVER = {
     "NODE_GET_CPU_MAP": "need_map/need_online and the packed online bitmap",
     "CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY": "events: relays to the client's socket",
     "CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY": "events",
+    "DOMAIN_OPEN_CONSOLE": "opens a stream: STREAM packets follow the reply (daemon/streams.py)",
+    "STORAGE_VOL_UPLOAD": "opens a stream (daemon/streams.py)",
+    "STORAGE_VOL_DOWNLOAD": "opens a stream (daemon/streams.py)",
 }
 # Slots whose remote-driver method is written by hand in pyvirt/drivers/remote/driver.py.
 HANDWRITTEN_CLIENT = {
@@ -47,6 +50,9 @@ HANDWRITTEN_CLIENT = {
     "connect_domain_event_register_any": "events: one server callback per registration",
     "connect_domain_event_deregister_any": "events",
     "domain_destroy": "the handle's ID becomes -1, which no reply says (remoteDomainDestroy)",
+    "domain_open_console": "returns a channel fed by the call's STREAM packets (streams.py)",
+    "storage_vol_upload": "returns a stream channel (streams.py)",
+    "storage_vol_download": "returns a stream channel (streams.py)",
 }
 
 REF = {"Domain": "dom", "Network": "net", "StoragePool": "pool", "StorageVol": "vol"}

@@ -13,5 +13,6 @@ from . import (  # noqa: F401
                cmd_qemu,
                cmd_virsh,
                cmd_volume,
+               cmd_voltransfer,
                console,
 )

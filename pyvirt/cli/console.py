@@ -4,9 +4,10 @@ relay behind it (virsh-console.c).
 The relay works on anything with a file descriptor: it copies the terminal's input to
 the console stream and the stream's output to the terminal until the escape character
 (Ctrl+] by default) is typed or the stream ends. The stream comes from the API
-(`Domain.open_console(devname, flags)`, once pyvirt's drivers offer it); until then the
-command stops with the library's "not supported" error, as virsh does for a driver
-without consoles.
+(`Domain.open_console(devname, flags)`, a pyvirt Stream): a local pty for
+qemu:///embed, STREAM packets for a remote connection, which the event loop pyvirsh runs
+(as virsh does) reads while the relay waits. A driver without consoles stops the
+command with the library's "not supported" error, as virsh does.
 """
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ class ConsoleStream(Protocol):
     """What the relay needs from a console: a pollable descriptor, reads and writes."""
 
     def fileno(self) -> int: ...
-    def recv(self, size: int) -> bytes: ...
-    def send(self, data: bytes) -> int: ...
+    def recv(self, size: int) -> bytes | None: ...
+    def send(self, data: bytes) -> int | None: ...
     def close(self) -> None: ...
 
 
@@ -52,6 +53,8 @@ def relay(stream: ConsoleStream, in_fd: int, out_fd: int, escape: int) -> str:
         readable, _, _ = select.select([in_fd, stream_fd], [], [])
         if stream_fd in readable:
             data = stream.recv(65536)
+            if data is None:       # woken, but the data was not for this stream yet
+                continue
             if not data:
                 return "eof"
             view = memoryview(data)
@@ -67,7 +70,7 @@ def relay(stream: ConsoleStream, in_fd: int, out_fd: int, escape: int) -> str:
                     stream.send(data[:cut])
                 return "escape"
             while data:
-                data = data[stream.send(data):]
+                data = data[stream.send(data) or 0:]
 
 
 def _open_console(dom: Domain, devname: str | None, flags: int) -> ConsoleStream:
@@ -76,6 +79,19 @@ def _open_console(dom: Domain, devname: str | None, flags: int) -> ConsoleStream
         raise error(ErrorNumber.NO_SUPPORT, ErrorDomain.NONE, "virDomainOpenConsole")
     stream: ConsoleStream = opener(devname, flags)
     return stream
+
+
+def _shutdown(stream: ConsoleStream, graceful: bool) -> None:
+    """Finish the stream after the escape character, abort it otherwise (virsh's
+    virConsoleShutdown)."""
+    finish = getattr(stream, "finish", None)
+    if graceful and finish is not None and not getattr(stream, "closed", False):
+        try:
+            finish()
+            return
+        except libvirtError:
+            pass
+    stream.close()
 
 
 def run_console(ctl: Control, dom: Domain, devname: str | None, resume: bool,
@@ -104,6 +120,8 @@ def run_console(ctl: Control, dom: Domain, devname: str | None, resume: bool,
         ctl.print_extra(f" (Ctrl + {escape[1]})")
     ctl.print_extra("\n")
     ctl.flush()
+    from .loop import ensure_running
+    ensure_running()     # a remote console's packets are read by the event loop
     stream = ctl.call(_open_console, dom, devname, flags)
     if resume:
         ctl.call(dom.resume)
@@ -111,12 +129,13 @@ def run_console(ctl: Control, dom: Domain, devname: str | None, resume: bool,
     import tty as ttymod
     in_fd = ctl.inp.fileno()
     saved = termios.tcgetattr(in_fd)
+    how = "eof"
     try:
         ttymod.setraw(in_fd)
-        relay(stream, in_fd, ctl.out.fileno(), escape_byte(escape))
+        how = relay(stream, in_fd, ctl.out.fileno(), escape_byte(escape))
     finally:
         termios.tcsetattr(in_fd, termios.TCSAFLUSH, saved)
-        stream.close()
+        _shutdown(stream, graceful=how == "escape")
     ctl.print("\n")
     return True
 

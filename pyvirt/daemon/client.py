@@ -25,10 +25,12 @@ from .. import eventloop
 from ..constants import EventHandleType
 from ..rpc.packet import FrameError, FrameReader, Packet, parse_packet
 from ..rpc.program import Program
+from ..rpc.stream import StreamKey
 
 if TYPE_CHECKING:
     from .._api import Connection
     from .server import Server
+    from .streams import ServerStream
 
 __all__ = ["MAX_TX_BACKLOG", "ServerClient"]
 
@@ -71,6 +73,7 @@ class ServerClient:
         self.keepalive = False            # asked for feature 10: answer and send PINGs
         self.callbacks: dict[int, Any] = {}   # server callback ID -> registration info
         self.legacy_events: dict[int, int] = {}  # old-style eventID -> callback ID
+        self.streams: dict[StreamKey, ServerStream] = {}   # open streams (streams.py)
         # I/O state
         self._tls = _is_tls(sock)
         if self._tls:
@@ -164,6 +167,13 @@ class ServerClient:
             self._set_events(self._want())
             return True
 
+    def hold(self) -> None:
+        """Count a stream packet still being written as a request in flight, as
+        libvirtd does, so max_client_requests bounds what a client can queue."""
+        with self._wlock:
+            self.inflight += 1
+            self._set_events(self._want())
+
     def call_done(self) -> None:
         """A call finished: start the next one kept back, or read the socket again."""
         with self._wlock:
@@ -228,8 +238,17 @@ class ServerClient:
                     self._tx[0] = buf[n:]
             if not failed:
                 self._set_events(self._want())
+            drained = not self._tx and not failed
         if failed:
             self.close()
+        elif drained and self.streams:
+            for st in list(self.streams.values()):
+                st.resume()     # a stream paused while its packets queued up
+
+    @property
+    def tx_backlog(self) -> int:
+        """Bytes queued for the client and not yet written."""
+        return self._tx_bytes
 
     # -- closing ------------------------------------------------------------------------
     def close(self) -> None:
@@ -242,6 +261,8 @@ class ServerClient:
             finalize = self.inflight == 0
         if watch > 0:
             eventloop.remove_handle(watch)
+        from .streams import abort_all
+        abort_all(self)
         try:
             self.sock.close()
         except OSError:

@@ -32,7 +32,7 @@ from ..rpc.packet import (
 )
 from ..rpc.program import Program
 from ..rpc.xdr import XDRError
-from . import procs
+from . import procs, streams
 from ._dispatch_gen import HANDLERS as GENERATED
 from ._dispatch_gen import QUERIES
 
@@ -57,6 +57,7 @@ PING_FRAME = build_frame(Header(KEEPALIVE_PROGRAM, PROTOCOL_VERSION, P.Keepalive
 PONG_FRAME = build_frame(Header(KEEPALIVE_PROGRAM, PROTOCOL_VERSION, P.KeepaliveProcedure.PONG,
                                 MessageType.MESSAGE, 0, Status.OK))
 _CALLS = (MessageType.CALL, MessageType.CALL_WITH_FDS)
+_STREAMS = (MessageType.STREAM, MessageType.STREAM_HOLE)
 # Queries answered from memory run on the loop thread: handing a call to a worker costs
 # about 40 us of thread switching here, a third of a call's time (benches/bench_rpc_daemon).
 # Per driver (its getType name), the procedures that never block: every query of the
@@ -104,9 +105,11 @@ class Dispatcher:
             if pkt.proc == P.KeepaliveProcedure.PING and pkt.type == MessageType.MESSAGE:
                 client.send(PONG_FRAME)
             return   # a PONG only proves the client alive (last_rx already moved)
+        if pkt.type in _STREAMS:
+            streams.incoming(client, pkt)
+            return
         if pkt.type not in _CALLS:
-            # libvirtd expects no reply to MESSAGE/STREAM packets; pyvirtd opens no
-            # streams, so any stream packet is for one that does not exist (§1 Streams)
+            # libvirtd expects no reply to MESSAGE packets
             log.debug("client %s: dropping %s packet prog %#x proc %d", client.ident,
                       pkt.type, pkt.prog, pkt.proc)
             return
@@ -144,6 +147,8 @@ class Dispatcher:
     def run_call(self, client: ServerClient, pkt: Packet, prog: Program) -> None:
         try:
             client.send(self.call(client, pkt, prog))
+            if client.streams:
+                streams.start(client, pkt)   # a stream the call opened starts now
         finally:
             client.call_done()
 
@@ -162,7 +167,10 @@ class Dispatcher:
                 log.info("client %s: %s: %s", client.ident, proc.name, exc)
                 raise rpc_error("Unable to decode message payload") from None
             hand = procs.HANDLERS.get((prog.number, proc.number))
-            if hand is not None:
+            opener = procs.STREAM_OPENERS.get((prog.number, proc.number))
+            if opener is not None:
+                ret = opener(client, args, header)
+            elif hand is not None:
                 ret = hand(client, args)
             else:
                 gen = GENERATED.get(proc.number) if prog is P.REMOTE else None

@@ -10,22 +10,26 @@ save/restore calls, and the QEMU program's monitor command.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .._api import Domain
+from .._api import Domain, StorageVol
 from ..constants import ConnectFlags, DomainEventID, ErrorDomain, ErrorNumber
 from ..errors import error, libvirtError
 from ..rpc import procedures as P
 from ..rpc.packet import Header, MessageType, Status, encode_frame
+from ..rpc.stream import StreamKey
+from ..stream import NONBLOCK
 from ._dispatch_gen import EVENTS
+from .streams import ServerStream
 
 if TYPE_CHECKING:
-    from .._api import Connection
+    from .._api import Connection, Stream
     from .client import ServerClient
 
-__all__ = ["HANDLERS", "drop_callbacks"]
+__all__ = ["HANDLERS", "STREAM_OPENERS", "drop_callbacks"]
 
 log = logging.getLogger("pyvirt.daemon")
 
@@ -307,6 +311,40 @@ def domain_restore_params(client: ServerClient, a: P.RemoteDomainRestoreParamsAr
     _conn(client).restore_domain(path, dxml, a.flags)
 
 
+# -- streams -------------------------------------------------------------------------------
+def domain_open_console(client: ServerClient, a: P.RemoteDomainOpenConsoleArgs,
+                        header: Header) -> None:
+    # remoteDispatchDomainOpenConsole: a non-blocking stream tied to the console, relayed
+    # as STREAM packets of this call once the reply is out (streams.py)
+    conn = _conn(client)
+    _serve(client, header, Domain(conn, *a.dom).open_console(
+        a.dev_name, a.flags, stream=conn.new_stream(NONBLOCK)))
+
+
+def storage_vol_upload(client: ServerClient, a: P.RemoteStorageVolUploadArgs,
+                       header: Header) -> None:
+    conn = _conn(client)
+    _serve(client, header, StorageVol(conn, *a.vol).upload(
+        a.offset, a.length, a.flags, stream=conn.new_stream(NONBLOCK)))
+
+
+def storage_vol_download(client: ServerClient, a: P.RemoteStorageVolDownloadArgs,
+                         header: Header) -> None:
+    conn = _conn(client)
+    _serve(client, header, StorageVol(conn, *a.vol).download(
+        a.offset, a.length, a.flags, stream=conn.new_stream(NONBLOCK)))
+
+
+def _serve(client: ServerClient, header: Header, st: Stream) -> None:
+    """Relay a stream the call just opened as STREAM packets of that call."""
+    try:
+        os.set_blocking(st.fileno(), False)
+    except OSError:
+        st.abort()
+        raise
+    ServerStream(client, StreamKey.of(header), st).register()
+
+
 # -- the QEMU program -----------------------------------------------------------------------
 def qemu_monitor_command(client: ServerClient,
                          a: P.QemuDomainMonitorCommandArgs) -> P.QemuDomainMonitorCommandRet:
@@ -336,6 +374,13 @@ HANDLERS: dict[tuple[int, int], Handler] = {
     (REMOTE, R.DOMAIN_SAVE_PARAMS): domain_save_params,
     (REMOTE, R.DOMAIN_RESTORE_PARAMS): domain_restore_params,
     (QEMU, Q.DOMAIN_MONITOR_COMMAND): qemu_monitor_command,
+}
+
+StreamOpener = Callable[["ServerClient", Any, Header], Any]
+STREAM_OPENERS: dict[tuple[int, int], StreamOpener] = {
+    (REMOTE, R.DOMAIN_OPEN_CONSOLE): domain_open_console,
+    (REMOTE, R.STORAGE_VOL_UPLOAD): storage_vol_upload,
+    (REMOTE, R.STORAGE_VOL_DOWNLOAD): storage_vol_download,
 }
 
 # Hand-written queries a loop thread may run (see dispatch.QUICK_BY_DRIVER)

@@ -201,7 +201,7 @@ class HypervisorDriver(Driver):
         raise no_support('virDomainMemoryPeek', ErrorDomain.DOMAIN)
 
     def domain_open_console(self, dom: DomainHandle, dev_name: str | None, flags: int) -> Any:
-        """A connected byte stream to the domain's console or the named serial/console device (None: the first console). (virDomainOpenConsole)"""
+        """Tie a stream (a new one when None) to the domain's console or the named serial/console device (None: the first console); returns the stream. (virDomainOpenConsole)"""
         raise no_support('virDomainOpenConsole', ErrorDomain.DOMAIN)
 
     def domain_qemu_monitor_command(self, dom: DomainHandle, cmd: str, flags: int) -> str:
@@ -476,6 +476,10 @@ class StorageDriver(Driver):
         """Delete the volume and its data. (virStorageVolDelete)"""
         raise no_support('virStorageVolDelete', ErrorDomain.STORAGE)
 
+    def storage_vol_download(self, vol: StorageVolHandle, offset: int, length: int, flags: int) -> Any:
+        """Tie a stream to the volume's content, to be read (offset, length 0: to the end); returns the stream. (virStorageVolDownload)"""
+        raise no_support('virStorageVolDownload', ErrorDomain.STORAGE)
+
     def storage_vol_get_info(self, vol: StorageVolHandle) -> T.StorageVolInfo:
         """Type, capacity and allocation in bytes. (virStorageVolGetInfo)"""
         raise no_support('virStorageVolGetInfo', ErrorDomain.STORAGE)
@@ -503,6 +507,10 @@ class StorageDriver(Driver):
     def storage_vol_resize(self, vol: StorageVolHandle, capacity: int, flags: int) -> None:
         """Change the volume's capacity (bytes). (virStorageVolResize)"""
         raise no_support('virStorageVolResize', ErrorDomain.STORAGE)
+
+    def storage_vol_upload(self, vol: StorageVolHandle, offset: int, length: int, flags: int) -> Any:
+        """Tie a stream to the volume's content, to be written (offset, length 0: to the end); returns the stream. (virStorageVolUpload)"""
+        raise no_support('virStorageVolUpload', ErrorDomain.STORAGE)
 
     def storage_vol_wipe(self, vol: StorageVolHandle, flags: int) -> None:
         """Overwrite the volume's data with zeros. (virStorageVolWipe)"""
@@ -622,6 +630,7 @@ SLOTS = {
     'storage_vol_create_xml': 'storage',
     'storage_vol_create_xml_from': 'storage',
     'storage_vol_delete': 'storage',
+    'storage_vol_download': 'storage',
     'storage_vol_get_info': 'storage',
     'storage_vol_get_path': 'storage',
     'storage_vol_get_xml_desc': 'storage',
@@ -629,5 +638,6 @@ SLOTS = {
     'storage_vol_lookup_by_name': 'storage',
     'storage_vol_lookup_by_path': 'storage',
     'storage_vol_resize': 'storage',
+    'storage_vol_upload': 'storage',
     'storage_vol_wipe': 'storage',
 }

@@ -7,6 +7,12 @@ packets to the event handler, then hands the buck to another waiting caller. Whe
 call is waiting, the registered event loop watches the socket and reads events and
 keepalive PINGs; while a caller holds the buck that watch is paused.
 
+Streams (shared/rpc-protocol.md §1 "Streams"): `open_stream` registers a RemoteChannel
+under the call's (prog, proc, serial) before the call goes out, so STREAM packets that
+follow the reply at once are never lost; STREAM packets for no open stream are dropped,
+as libvirt's client does. A stream reader waits for data the way a caller waits for its
+reply (`wait_for`): it holds the buck or is woken by whoever holds it.
+
 Serials start at 0 and are shared by all programs (REMOTE and QEMU calls alike); a reply
 is paired with its call by (program, serial) (shared/rpc-protocol.md §1). A PING is
 answered with a PONG at once (§3.2). When keepalive was negotiated (feature 10, asked
@@ -43,6 +49,8 @@ from ...rpc.packet import (
 )
 from ...rpc.program import Procedure
 from ...rpc.xdr import XDRError
+from ...rpc.stream import StreamKey
+from .streams import RemoteChannel
 from .transport import Transport
 
 __all__ = ["RPCClient"]
@@ -88,6 +96,8 @@ class RPCClient:
         self._lock = threading.Lock()
         self._wlock = threading.Lock()
         self._calls: dict[tuple[int, int], _Call] = {}
+        self._streams: dict[StreamKey, RemoteChannel] = {}
+        self._stream_waiters = 0
         self._serial = 0
         self._buck = False
         self._reader = FrameReader()
@@ -103,7 +113,18 @@ class RPCClient:
         return self._dead is None
 
     # -- calls ----------------------------------------------------------------------------
-    def call(self, proc: Procedure, args: Any) -> Any:
+    def open_stream(self, proc: Procedure, args: Any) -> RemoteChannel:
+        """Make a call that opens a stream (DOMAIN_OPEN_CONSOLE, ...) and return the
+        channel its STREAM packets feed."""
+        chan = RemoteChannel(self, self._lock)
+        try:
+            self.call(proc, args, chan)
+        except BaseException:
+            chan.dispose()
+            raise
+        return chan
+
+    def call(self, proc: Procedure, args: Any, stream: RemoteChannel | None = None) -> Any:
         """Send a call and wait for its reply: the decoded *_ret, or the server's error
         raised as libvirtError (unknown procedures as VIR_ERR_NO_SUPPORT)."""
         with self._lock:
@@ -113,6 +134,9 @@ class RPCClient:
             self._serial = (serial + 1) & 0xFFFFFFFF
             c = _Call((proc.program, serial), self._lock)
             self._calls[c.key] = c
+            if stream is not None:
+                stream.key = StreamKey(proc.program, proc.number, serial)
+                self._streams[stream.key] = stream
         frame = encode_frame(Header(proc.program, 1, proc.number, MessageType.CALL, serial,
                                     Status.OK), proc.args, args)
         try:
@@ -132,6 +156,53 @@ class RPCClient:
         except XDRError as exc:
             raise _lost(f"Unable to decode the error of {proc.name}: {exc}") from None
         raise client_error(err)
+
+    def send_frame(self, frame: bytes) -> None:
+        """Send a frame that expects no reply (stream data)."""
+        with self._lock:
+            if self._dead is not None:
+                raise self._dead
+        self._send(frame)
+
+    def drop_stream(self, chan: RemoteChannel) -> None:
+        with self._lock:
+            if self._streams.get(chan.key) is chan:
+                del self._streams[chan.key]
+
+    def wait_for(self, cond: threading.Condition, ready: Callable[[], bool]) -> None:
+        """Wait until ready() (checked under the client's lock) or the connection dies,
+        reading the socket when no one else does (a stream reader's _wait)."""
+        while True:
+            with self._lock:
+                self._stream_waiters += 1
+                try:
+                    while not ready() and self._dead is None and self._buck:
+                        cond.wait()
+                finally:
+                    self._stream_waiters -= 1
+                if ready():
+                    return
+                if self._dead is not None:
+                    raise self._dead
+                self._buck = True
+            self._pause_watch(True)
+            try:
+                self._read_while(lambda: not ready())
+            finally:
+                self._release_buck()
+
+    def poll(self) -> None:
+        """Read what the socket has now, unless another thread is reading it."""
+        with self._lock:
+            if self._buck or self._dead is not None:
+                return
+            self._buck = True
+        try:
+            self._read_once(block=False)
+            while _pending(self._sock) and self._dead is None:
+                self._read_once(block=False)
+        finally:
+            self._release_buck()
 
     def _send(self, frame: bytes) -> None:
         with self._wlock:
@@ -166,7 +237,11 @@ class RPCClient:
                 if other.reply is None:
                     other.cond.notify()
                     break
-            idle = not self._calls
+            else:
+                if self._stream_waiters:
+                    for chan in self._streams.values():
+                        chan.cond.notify_all()
+            idle = not self._calls and not self._stream_waiters
         if idle:
             self._pause_watch(False)
 
@@ -177,7 +252,10 @@ class RPCClient:
         return f"{said}: " if said else ""
 
     def _read_until(self, c: _Call) -> None:
-        while c.reply is None and self._dead is None:
+        self._read_while(lambda: c.reply is None)
+
+    def _read_while(self, waiting: Callable[[], bool]) -> None:
+        while waiting() and self._dead is None:
             if not (_pending(self._sock)):
                 timeout = self.keepalive_interval or None
                 try:
@@ -228,12 +306,26 @@ class RPCClient:
                 except libvirtError:
                     pass
             return
+        if pkt.type in (MessageType.STREAM, MessageType.STREAM_HOLE):
+            with self._lock:
+                chan = self._streams.get(StreamKey.of(pkt))
+                if chan is not None:
+                    chan.push(pkt)
+                    return
+            log.debug("dropping stream packet for no open stream: proc %d serial %d",
+                      pkt.proc, pkt.serial)
+            return
         if pkt.type in (MessageType.REPLY, MessageType.REPLY_WITH_FDS):
             with self._lock:
                 c = self._calls.pop((pkt.prog, pkt.serial), None)
                 if c is not None:
                     c.reply = pkt
                     c.cond.notify()
+                    return
+                chan = self._streams.get(StreamKey.of(pkt))
+                if chan is not None:
+                    # a failed finish or abort is answered with an ERROR reply
+                    chan.push_reply_error(self._reply_error(pkt))
                     return
             # libvirt treats a reply to no pending call as an RPC error (§1)
             self._die(_lost(f"no call waiting for reply with serial {pkt.serial}"))
@@ -243,6 +335,15 @@ class RPCClient:
                 self.on_message(pkt)
             except Exception:
                 log.exception("event message %d could not be handled", pkt.proc)
+
+    @staticmethod
+    def _reply_error(pkt: Packet) -> libvirtError:
+        if pkt.status != Status.ERROR:
+            return _lost(f"unexpected reply to stream serial {pkt.serial}")
+        try:
+            return client_error(decode_error(pkt.frame, pkt.offset))
+        except XDRError as exc:
+            return _lost(f"Unable to decode the stream error: {exc}")
 
     def _keepalive_tick(self) -> None:
         if not self.keepalive_interval:
@@ -273,16 +374,7 @@ class RPCClient:
             eventloop.update_handle(w, 0 if paused else _READ)
 
     def _on_readable(self, watch: int, fd: int, events: int, opaque: object) -> None:
-        with self._lock:
-            if self._buck or self._dead is not None:
-                return
-            self._buck = True
-        try:
-            self._read_once(block=False)
-            while _pending(self._sock) and self._dead is None:
-                self._read_once(block=False)
-        finally:
-            self._release_buck()
+        self.poll()
 
     def _on_ka_timer(self, timer: int, opaque: object) -> None:
         with self._lock:
@@ -298,6 +390,8 @@ class RPCClient:
             self._dead = exc
             for c in self._calls.values():
                 c.cond.notify()
+            for chan in self._streams.values():
+                chan.push_reply_error(exc)
         log.debug("connection lost: %s", exc.message)
 
     def close(self) -> None:

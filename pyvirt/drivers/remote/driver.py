@@ -25,9 +25,10 @@ from ...rpc.program import Procedure
 from ...types import CPUMap, VcpuInfo
 from ...uri import URI
 from ..base import HypervisorDriver, NetworkDriver, StorageDriver
-from ..handles import DomainHandle
+from ..handles import DomainHandle, StorageVolHandle
 from ._slots_gen import EVENTS, GeneratedSlots, _enum
 from .client import RPCClient
+from .streams import RemoteChannel
 from .transport import Transport
 
 __all__ = ["RemoteDriver"]
@@ -131,6 +132,28 @@ class RemoteDriver(GeneratedSlots, HypervisorDriver, NetworkDriver, StorageDrive
         r = self._call(P.QEMU[P.QemuProcedure.DOMAIN_MONITOR_COMMAND],
                        ((dom.name, dom.raw_uuid, dom.id), cmd, flags))
         return str(r.result)
+
+    def domain_open_console(self, dom: DomainHandle, dev_name: str | None,
+                            flags: int) -> RemoteChannel:
+        return self._open_stream("DOMAIN_OPEN_CONSOLE",
+                                 ((dom.name, dom.raw_uuid, dom.id), dev_name, flags))
+
+    def storage_vol_upload(self, vol: StorageVolHandle, offset: int, length: int,
+                           flags: int) -> RemoteChannel:
+        return self._open_stream("STORAGE_VOL_UPLOAD",
+                                 ((vol.pool_name, vol.name, vol.key), offset, length, flags))
+
+    def storage_vol_download(self, vol: StorageVolHandle, offset: int, length: int,
+                             flags: int) -> RemoteChannel:
+        return self._open_stream("STORAGE_VOL_DOWNLOAD",
+                                 ((vol.pool_name, vol.name, vol.key), offset, length, flags))
+
+    def _open_stream(self, proc: str, args: Any) -> RemoteChannel:
+        # the daemon relays the stream as STREAM packets of this call (streams.py); with
+        # an event loop registered, it reads them while no call waits
+        if eventloop.is_registered():
+            self._rpc.watch()
+        return self._rpc.open_stream(R[proc], args)
 
     # -- packed maps ----------------------------------------------------------------------
     def node_get_cpu_map(self, flags: int) -> CPUMap:
