@@ -286,8 +286,8 @@ class StreamBase:
         self._unwatch()
 
     def _fd_events(self, chan: Channel) -> int:
-        want = EV_READABLE if chan.poll_writable else 0
-        return self._events & (EV_READABLE | (EV_WRITABLE if want else 0))
+        # writability of a channel that cannot be polled for it comes from the timer
+        return self._events & (EV_READABLE | (EV_WRITABLE if chan.poll_writable else 0))
 
     def _timer_ms(self, chan: Channel) -> int:
         # a channel that can always take data is writable at once, every loop turn

@@ -130,3 +130,39 @@ def test_failed_opening_call_leaves_no_stream(pair: tuple[RPCClient, socket.sock
         rpc.open_stream(PROC, ARGS)
     assert "Active console session" in str(e.value)
     assert rpc.alive and not rpc._streams
+
+
+def test_stream_events_of_a_remote_channel(pair: tuple[RPCClient, socket.socket]) -> None:
+    import pyvirt
+    from pyvirt import eventloop
+    eventloop.run_default_in_thread("pyvirt-test-loop")
+    rpc, server = pair
+    server.sendall(_reply())
+    chan = rpc.open_stream(PROC, ARGS)
+    rpc.watch()                                # the loop reads the socket while idle
+    conn = pyvirt.connect("test:///default")
+    st = conn.new_stream(1)
+    st._attach(chan)
+    got: list[bytes] = []
+    writable = threading.Event()
+    readable = threading.Event()
+
+    def on_event(stream: pyvirt.Stream, events: int, opaque: object) -> None:
+        if events & 2:                         # WRITABLE: a remote stream always is
+            writable.set()
+            stream.event_update_callback(1)
+        if events & 1:
+            data = stream.recv(100)
+            if data:
+                got.append(data)
+                readable.set()
+    try:
+        st.event_add_callback(1 | 2, on_event, None)
+        assert writable.wait(5)
+        server.sendall(b"".join(data_frames(KEY, b"pushed")))
+        assert readable.wait(5)
+        assert got == [b"pushed"]
+        st.event_remove_callback()
+    finally:
+        chan.dispose()
+        conn.close()
