@@ -249,34 +249,33 @@ def test_pyvirt_api_console_and_disconnect_cleanup(daemon: PyvirtdProcess, guest
         assert s2.closed
 
 
-def _echo_then_destroy(conn: pyvirt.Connection, name: str, image: GuestImage,
-                       xml: str) -> None:
-    """Start the guest paused, attach, resume; see it boot and answer; then destroy it
-    and see the console end (the end of data, then a confirmed finish)."""
-    dom = conn.create_domain(xml, 1)            # paused: attach before it prints
-    st = dom.open_console()
-    dom.resume()
-    seen = b""
-    deadline = time.monotonic() + 90
-    while image.ready_line.encode() not in seen:
-        assert time.monotonic() < deadline, seen[-800:]
-        seen += st.recv(4096) or b""
-    _answer(st, "end")
-    dom.destroy()
-    while st.recv(4096):
-        assert time.monotonic() < deadline + 30, "the console did not end"
-    st.finish()
+def _echo_then_destroy(uri: str, image: GuestImage, log: Path) -> None:
+    """Start a guest paused, attach, resume; see it boot and answer; then destroy it and
+    see the console end (the end of data, then a confirmed finish)."""
+    u = str(_uuid.uuid4())
+    with pyvirt.connect(uri) as conn:
+        try:
+            dom = conn.create_domain(guest_xml(f"end-{u[:8]}", image, log, uuid=u),
+                                     1)          # paused: attach before it prints
+            st = dom.open_console()
+            dom.resume()
+            seen = b""
+            deadline = time.monotonic() + 90
+            while image.ready_line.encode() not in seen:
+                assert time.monotonic() < deadline, seen[-800:]
+                seen += st.recv(4096) or b""
+            _answer(st, "end")
+            dom.destroy()
+            while st.recv(4096):
+                assert time.monotonic() < deadline + 30, "the console did not end"
+            st.finish()
+        finally:
+            kill_guests({u})
 
 
 def test_console_ends_when_the_guest_goes(daemon: PyvirtdProcess, image: GuestImage,
                                          tmp_path: Path) -> None:
-    u = str(_uuid.uuid4())
-    with pyvirt.connect(daemon.uri("qemu", "/system")) as conn:
-        try:
-            _echo_then_destroy(conn, f"end-{u[:8]}", image,
-                               guest_xml(f"end-{u[:8]}", image, tmp_path / "c.log", uuid=u))
-        finally:
-            kill_guests({u})
+    _echo_then_destroy(daemon.uri("qemu", "/system"), image, tmp_path / "c.log")
 
 
 @pytest.mark.interop
@@ -289,10 +288,4 @@ def test_remote_driver_consoles_of_the_real_libvirtd(libvirtd: Any, image: Guest
         assert (e.value.get_error_code(), e.value.get_error_domain()) == (
             ErrorNumber.NO_SUPPORT, ErrorDomain.DOMAIN)
     # its qemu driver's console, through pyvirt's remote driver
-    u = str(_uuid.uuid4())
-    with pyvirt.connect(libvirtd.uri("qemu", "/system")) as conn:
-        try:
-            _echo_then_destroy(conn, f"lvd-{u[:8]}", image,
-                               guest_xml(f"lvd-{u[:8]}", image, tmp_path / "c.log", uuid=u))
-        finally:
-            kill_guests({u})
+    _echo_then_destroy(libvirtd.uri("qemu", "/system"), image, tmp_path / "c.log")
