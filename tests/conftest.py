@@ -2,8 +2,12 @@
 
 The test process is a child subreaper, so daemons and guests that a test's subprocess
 leaves behind are reparented here. After every test module, any qemu-system, pyvirtd,
-libvirtd, dnsmasq or dropbear process still running under this process is killed by its PID and
-the module fails for it; exited children (zombies) are reaped, not reported.
+libvirtd, dnsmasq or dropbear process still running under this process is killed by its
+PID and the module fails for it; exited children (zombies) are reaped, not reported.
+
+A run stopped with SIGTERM (`timeout`, a CI job's cancel) ends like a Ctrl+C: pytest
+tears down the fixtures in play, so the daemons and guests they started are stopped by
+their PIDs instead of being left running with no owner.
 """
 from __future__ import annotations
 
@@ -20,11 +24,16 @@ PR_SET_CHILD_SUBREAPER = 36
 _WATCHED = (b"qemu-system", b"pyvirtd", b"libvirtd", b"dnsmasq", b"pyvirt.daemon", b"dropbear")
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     try:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     except (OSError, AttributeError):
         pass
+    signal.signal(signal.SIGTERM, _interrupted)
 
 
 def _children() -> list[tuple[int, str, bytes]]:
