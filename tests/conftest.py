@@ -14,11 +14,11 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+
+from tests.procs import children, kill_and_reap
 
 PR_SET_CHILD_SUBREAPER = 36
 _WATCHED = (b"qemu-system", b"pyvirtd", b"libvirtd", b"dnsmasq", b"pyvirt.daemon", b"dropbear")
@@ -36,54 +36,19 @@ def pytest_configure(config: pytest.Config) -> None:
     signal.signal(signal.SIGTERM, _interrupted)
 
 
-def _children() -> list[tuple[int, str, bytes]]:
-    """(pid, state, command line) of this process's children."""
-    me = os.getpid()
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_bytes()
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2:].split()
-        if int(fields[1]) == me:
-            comm = stat[stat.find(b"(") + 1:stat.rfind(b")")]
-            out.append((int(entry), fields[0].decode(), comm + b" " + cmdline))
-    return out
-
-
 def reap_and_find_leftovers() -> list[tuple[int, str]]:
     """Reap exited children; return the watched ones still running."""
     left = []
-    for pid, state, cmd in _children():
-        if state == "Z":
+    for c in children():
+        if c.state == "Z":
             try:
-                os.waitpid(pid, os.WNOHANG)
+                os.waitpid(c.pid, os.WNOHANG)
             except ChildProcessError:
                 pass
-        elif any(w in cmd for w in _WATCHED):
-            left.append((pid, cmd.replace(b"\0", b" ").decode(errors="replace")[:120]))
+        elif any(w in c.comm + b" " + c.cmdline for w in _WATCHED):
+            cmd = (c.comm + b" " + c.cmdline).replace(b"\0", b" ")
+            left.append((c.pid, cmd.decode(errors="replace")[:120]))
     return left
-
-
-def kill_and_reap(pids: list[int]) -> None:
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + 5
-    for pid in pids:
-        while time.monotonic() < deadline:
-            try:
-                if os.waitpid(pid, os.WNOHANG)[0]:
-                    break
-            except ChildProcessError:
-                break
-            time.sleep(0.01)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -24,6 +24,7 @@ from pyvirt.bench.main import select_workloads
 from pyvirt.bench.report import FORMAT, build_report, render_table
 from pyvirt.bench.runner import Cell, WorkloadResult
 from pyvirt.bench.stats import percentile, subsample, summarize, time_ratio
+from tests.procs import children
 
 REPO = Path(__file__).resolve().parents[2]
 TARGETS = ["pyvirt", "pyvirtd", "libvirt", "qemu"]
@@ -114,15 +115,8 @@ def _processes_naming(*needles: str) -> list[tuple[int, str]]:
 
 
 def _qemu_children(ppid: int) -> list[int]:
-    found = []
-    for pid, cmd in _processes_naming("qemu-system", "guest=pvb"):
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_bytes()
-        except OSError:
-            continue
-        if int(stat.rsplit(b")", 1)[1].split()[1]) == ppid and "guest=pvb" in cmd:
-            found.append(pid)
-    return found
+    return [c.pid for c in children(ppid)
+            if c.comm.startswith(b"qemu-system") and b"guest=pvb" in c.cmdline]
 
 
 def _bench(out: Path, *extra: str) -> subprocess.Popen[str]:

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import os
-import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pyvirt.testing import COUNTER_RE, READY_LINE, GuestImage
+from tests.procs import children
+from tests.procs import kill_and_reap as kill_pids  # SIGKILL by pid, reap what is ours
 
 __all__ = [
     "config_on_disk",
@@ -103,35 +104,9 @@ def wait_ready(log: str | Path, count: int = 1, timeout: float = 60.0) -> None:
 def qemu_children(parent: int | None = None) -> list[int]:
     """qemu-system processes whose parent is this process (this run's QEMUs: started here,
     or orphans reparented here because the test process is a child subreaper)."""
-    me = os.getpid() if parent is None else parent
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_bytes()
-        except OSError:
-            continue
-        comm = stat[stat.find(b"(") + 1:stat.rfind(b")")]
-        fields = stat[stat.rfind(b")") + 2:].split()
-        # exited ones (zombies, state Z) are not running: tests/conftest.py reaps them
-        if comm.startswith(b"qemu-system") and int(fields[1]) == me and fields[0] != b"Z":
-            out.append(int(entry))
-    return sorted(out)
-
-
-def kill_pids(pids: list[int]) -> None:
-    """SIGKILL by pid and reap what is ours."""
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    for pid in pids:
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass
+    # exited ones (zombies, state Z) are not running: tests/conftest.py reaps them
+    return sorted(c.pid for c in children(parent)
+                  if c.comm.startswith(b"qemu-system") and c.state != "Z")
 
 
 def sized_xml(name: str, *, balloon: bool = True, vcpus: str = "<vcpu current='1'>3</vcpu>",
