@@ -130,8 +130,10 @@ class PrivateSshd:
             raise PeerError(f"dropbear did not listen in {timeout} s: {_tail(self.log)}")
         return self
 
-    def _sessions(self) -> list[int]:
-        assert self.proc is not None
+    def sessions(self) -> list[int]:
+        """PIDs of the session processes dropbear forked (one per open connection)."""
+        if self.proc is None:
+            return []
         try:
             text = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text()
         except OSError:
@@ -141,7 +143,7 @@ class PrivateSshd:
     def stop(self) -> None:
         if self.proc is None:
             return
-        sessions = self._sessions()
+        sessions = self.sessions()
         if self.proc.poll() is None:
             stop_pid(self.proc.pid, 5.0)
         self.proc.wait()

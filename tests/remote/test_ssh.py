@@ -33,10 +33,10 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateSshd]:
 
 def _wait_sessions_gone(server: PrivateSshd, timeout: float = 10.0) -> list[int]:
     deadline = time.monotonic() + timeout
-    left = server._sessions()
+    left = server.sessions()
     while left and time.monotonic() < deadline:
         time.sleep(0.05)
-        left = server._sessions()
+        left = server.sessions()
     return left
 
 
@@ -48,7 +48,7 @@ def test_pyvirt_over_ssh_to_pyvirtd(sshd: PrivateSshd, daemon: PyvirtdProcess) -
         dom = c.lookup_domain_by_name("test")
         assert dom.info().nr_virt_cpu == 2
         assert [d.name for d in c.list_all_domains()] == ["test"]
-        assert sshd._sessions(), "an ssh session serves the open connection"
+        assert sshd.sessions(), "an ssh session serves the open connection"
     assert _wait_sessions_gone(sshd) == [], "closing the connection ends the ssh session"
 
 
