@@ -73,21 +73,19 @@ class FdChannel:
         return self.raw.fileno()
 
     def recv(self, size: int, block: bool) -> bytes | None:
-        if not block and not _ready(self.fileno(), False, 0):
-            return None
-        try:
-            return self.raw.recv(size)
-        except BlockingIOError:      # a descriptor its owner made non-blocking
-            return None
+        while True:
+            try:
+                return self.raw.recv(size)
+            except BlockingIOError:  # a non-blocking stream's descriptor (tie) has nothing
+                if not block:
+                    return None
+                _ready(self.fileno(), False, None)
 
     def send(self, data: bytes) -> int:
         try:
             return self.raw.send(data)
         except BlockingIOError:
             return 0
-
-    def writable(self) -> bool:
-        return _ready(self.fileno(), True, 0)
 
     def finish(self) -> None:
         self.raw.close()
@@ -130,6 +128,11 @@ class StreamBase:
         with self._lock:
             if self._chan is not None or self._done:
                 raise error(ErrorNumber.INVALID_ARG, S, "stream is already in use")
+            if isinstance(chan, FdChannel) and self.flags & NONBLOCK:
+                # a select() before each call cannot make a send non-blocking: a
+                # descriptor with any room is writable, and a blocking send then waits
+                # for room for all of it
+                os.set_blocking(chan.fileno(), False)
             self._chan = chan
 
     def _live(self, func: str) -> Channel:
@@ -157,8 +160,6 @@ class StreamBase:
         """Send bytes; returns how many were taken, or None when the stream is
         non-blocking and the other side cannot take any now."""
         chan = self._live("virStreamSend")
-        if self.flags & NONBLOCK and isinstance(chan, FdChannel) and not chan.writable():
-            return None
         n = chan.send(bytes(data))
         return None if n == 0 and data and self.flags & NONBLOCK else n
 

@@ -10,7 +10,6 @@ save/restore calls, and the QEMU program's monitor command.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -336,12 +335,7 @@ def storage_vol_download(client: ServerClient, a: P.RemoteStorageVolDownloadArgs
 
 
 def _serve(client: ServerClient, header: Header, st: Stream) -> None:
-    """Relay a stream the call just opened as STREAM packets of that call."""
-    try:
-        os.set_blocking(st.fileno(), False)
-    except OSError:
-        st.abort()
-        raise
+    """Relay a stream the call just opened (non-blocking) as STREAM packets of that call."""
     ServerStream(client, StreamKey.of(header), st).register()
 
 

@@ -136,3 +136,31 @@ def test_event_callback_on_the_event_loop(conn: pyvirt.Connection,
     assert seen == [b"ping"]
     st.event_update_callback(0)
     st.event_remove_callback()
+
+
+def test_a_nonblocking_send_never_blocks_on_a_full_descriptor(conn: pyvirt.Connection) -> None:
+    # tie() makes a NONBLOCK stream's descriptor non-blocking: a select() before a send
+    # cannot, since a socket with any room is "writable" and a blocking send then waits
+    # for room for all of it
+    from pyvirt.stream import tie
+    a, b = socket.socketpair()
+    st = tie(conn, conn.new_stream(1), "virDomainOpenConsole", ErrorDomain.DOMAIN, "domain",
+             lambda: a)
+    try:
+        big = b"x" * (8 << 20)
+        done = threading.Event()
+        taken: list[int | None] = []
+
+        def send_twice() -> None:
+            taken.append(st.send(big))       # part of it: what the socket had room for
+            taken.append(st.send(big))       # none: the socket is full
+            done.set()
+
+        threading.Thread(target=send_twice, daemon=True).start()
+        assert done.wait(5), "a non-blocking stream's send blocked"
+        assert taken[0] is not None and 0 < taken[0] < len(big)
+        assert taken[1] is None
+        assert st.recv(10) is None          # nothing from the far end yet: no blocking
+    finally:
+        st.abort()
+        b.close()
