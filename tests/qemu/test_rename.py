@@ -100,3 +100,23 @@ def test_interrupted_rename_is_finished_on_open(root: Path, qemu_bin: str) -> No
             raise AssertionError("autostart did not follow the interrupted rename")
     assert sorted(os.listdir(etc)) == ["autostart", "r6.xml"]
     assert os.listdir(etc / "autostart") == ["r6.xml"]
+
+
+def test_rename_interrupted_after_the_move_keeps_autostart(root: Path, qemu_bin: str) -> None:
+    """A crash after the config took its new name but before the old autostart mark went:
+    the new mark was made first, so the domain still autostarts, and the stale mark (on
+    no config) is pruned rather than waiting for a future domain of the old name."""
+    uri = f"qemu:///embed?root={root}"
+    with pyvirt.connect(uri) as c:
+        dom = c.define_domain(firmware_xml("r7", vtype="qemu"))
+        dom.set_autostart(True)
+    etc = root / "etc" / "qemu"
+    text = config_on_disk(root, "r7").replace("<name>r7</name>", "<name>r8</name>")
+    (etc / "r8.xml").write_text(text)                       # the move happened ...
+    os.unlink(etc / "r7.xml")
+    os.symlink(etc / "r8.xml", etc / "autostart" / "r8.xml")  # ... after the new mark
+    with pyvirt.connect(uri) as c:
+        d = c.lookup_domain_by_name("r8")
+        assert d.is_active(), "autostart was lost by the interrupted rename"
+        d.destroy()
+    assert os.listdir(etc / "autostart") == ["r8.xml"]

@@ -86,6 +86,7 @@ def _load_configs(node: QemuNode) -> None:
         with node.lock:
             if o.raw_uuid not in node.domains.by_uuid and o.name not in node.domains.by_name:
                 node.domains.add(o)
+    node.layout.prune_autostart()
 
 
 def _cleanup_dead(node: QemuNode, st: Status) -> None:

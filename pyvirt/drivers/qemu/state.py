@@ -139,9 +139,14 @@ class RootLayout:
         """Move a config to a new name without ever having two files for the domain (or
         none): the new text replaces the old file atomically, then the file takes its
         new name (rename(2)); a crash in between leaves the new text under the old file
-        name, which the loader moves on (fix_config_name).  An autostart mark follows."""
+        name, which the loader moves on (fix_config_name).  An autostart mark follows:
+        the new mark is made first and the old one dropped last, so a crash at any point
+        keeps it (a mark left on no config is pruned by the loader: prune_autostart)."""
         old_path, new_path = self.config_path(old), self.config_path(new)
+        autostart = self.get_autostart(old)
         try:
+            if autostart:
+                self.set_autostart(new, True)
             write_atomic(old_path, xml.encode())
             os.rename(old_path, new_path)
             _fsync_dir(self.etc)
@@ -149,9 +154,14 @@ class RootLayout:
             raise error(ErrorNumber.SYSTEM_ERROR, Q,
                         f"cannot rename config '{old_path}' to '{new_path}': {e.strerror}",
                         int1=e.errno or -1) from None
-        if self.get_autostart(old):
-            self.set_autostart(new, True)
+        if autostart:
             self.set_autostart(old, False)
+
+    def prune_autostart(self) -> None:
+        """Drop autostart marks whose config is gone (what a crash mid-rename leaves)."""
+        for entry in os.listdir(self.autostart):
+            if entry.endswith(".xml") and not os.path.exists(self.config_path(entry[:-4])):
+                self.set_autostart(entry[:-4], False)
 
     def fix_config_name(self, path: str, name: str) -> str:
         """Finish a rename that a crash interrupted: the config at `path` names domain
