@@ -172,7 +172,8 @@ def on_event(stream, events, opaque):
         if data != -2:
             got.append(data)
 first = st.recv(4096)
-print("nonblocking recv", first == -2 or isinstance(first, bytes))
+# -2 (nothing yet) or what the console had already, never its end (b"")
+print("nonblocking recv", first == -2 or (isinstance(first, bytes) and first != b""))
 st.eventAddCallback(libvirt.VIR_STREAM_EVENT_READABLE, on_event, None)
 st.send(b"echo ev-$((6*7))\r")
 deadline = time.time() + 60
