@@ -15,7 +15,7 @@ from ..constants import ConnectListAllDomainsFlags as LF
 from ..constants import DomainState, ErrorDomain, ErrorNumber
 from ..errors import error, lookup
 from .handles import DomainRef
-from .util import check_flags, invalid
+from .util import check_flags, invalid, not_running
 
 __all__ = ["DomainObj", "DomainObjList", "DomainListSlots"]
 
@@ -76,7 +76,7 @@ class DomainObj:
         if not live and not config:
             live, config = self.active, not self.active
         if live and not self.active:
-            raise invalid(ErrorDomain.DOMAIN, "domain is not running")
+            raise not_running(ErrorDomain.DOMAIN)
         if config and not self.persistent:
             raise invalid(ErrorDomain.DOMAIN,
                           "transient domains do not have any persistent config")

@@ -61,6 +61,7 @@ class VcpuSlots:
 
     if TYPE_CHECKING:
         def _obj(self, dom: DomainHandle) -> DomainObj: ...
+        def _mon(self, p: Proc, cmd: str, args: dict[str, Any] | None = None) -> None: ...
         def _save_config(self, o: DomainObj, d: DomainDef) -> None: ...
 
     def domain_set_vcpus(self, dom: DomainHandle, nvcpus: int, flags: int) -> None:
@@ -135,7 +136,7 @@ class VcpuSlots:
             for index, slot in todo:
                 if n > count:
                     args = {"driver": slot["type"], "id": f"vcpu{index}", **slot["props"]}
-                    self._qmp(p, "device_add", args)
+                    self._mon(p, "device_add", args)
                     count += 1
                 else:
                     self._unplug(p, index)
@@ -147,16 +148,10 @@ class VcpuSlots:
                         _set_current(o.def_, count)
                 self.node.save_live_def(o)
 
-    def _qmp(self, p: Proc, cmd: str, args: dict[str, Any]) -> None:
-        try:
-            p.mon.command(cmd, args)
-        except QMPError as exc:
-            raise monitor_error(exc, cmd) from None
-
     def _unplug(self, p: Proc, index: int) -> None:
         """device_del, then wait for the guest to let the vCPU go (qemuDomainHotplugDelVcpu)."""
         alias = f"vcpu{index}"
-        self._qmp(p, "device_del", {"id": alias})
+        self._mon(p, "device_del", {"id": alias})
         deadline = time.monotonic() + UNPLUG_WAIT
         while time.monotonic() < deadline:
             if not any(str(s.get("qom-path", "")).endswith("/" + alias) for s in cpu_slots(p)):
