@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .constants import ErrorDomain, ErrorNumber
+from .constants import ErrorDomain, ErrorNumber, StreamEventType, StreamFlags
 from .errors import error, libvirtError
 
 if TYPE_CHECKING:
@@ -27,9 +27,13 @@ if TYPE_CHECKING:
 __all__ = ["NONBLOCK", "Channel", "FdChannel", "StreamBase", "StreamEventCallback", "pipe_pair",
            "tie", "writer_driver"]
 
-NONBLOCK = 1                     # VIR_STREAM_NONBLOCK
-EV_READABLE, EV_WRITABLE, EV_ERROR, EV_HANGUP = 1, 2, 4, 8   # virStreamEventType
-RECV_ALL_CHUNK = 262120          # libvirt-python's recvAll/sendAll buffer (streamBufSize)
+NONBLOCK = int(StreamFlags.NONBLOCK)
+EV_READABLE, EV_WRITABLE, EV_ERROR, EV_HANGUP = (int(e) for e in (
+    StreamEventType.READABLE, StreamEventType.WRITABLE, StreamEventType.ERROR,
+    StreamEventType.HANGUP))
+# libvirt-python's recvAll/sendAll buffer (streamBufSize), rpc.packet's
+# MESSAGE_LEGACY_PAYLOAD_MAX: not imported, so that `import pyvirt` loads no RPC code
+RECV_ALL_CHUNK = 262120
 StreamEventCallback = Callable[["Stream", int, Any], None]
 S = ErrorDomain.STREAMS
 
